@@ -1,0 +1,63 @@
+// Application+build: the gateway's Hummingbird application: router, middleware, background
+// services, and what runs before the server accepts requests.
+public import Hummingbird
+import Foundation
+public import Logging
+import ServiceLifecycle
+
+public enum Gateway {
+    public static func buildRouter(_ components: GatewayComponents) -> Router<GatewayContext> {
+        let router = Router(context: GatewayContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        HealthController(service: components.service, registry: components.registry).addRoutes(to: router)
+        AuthController(service: components.service).addRoutes(to: router.group("auth"))
+        return router
+    }
+
+    public static func buildApplication(
+        _ components: GatewayComponents, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let config = components.config
+        let sync = RevocationSync(
+            store: components.store, view: components.revocations, interval: config.revocationPollInterval,
+            logger: components.logger)
+        var app = Application(
+            router: buildRouter(components),
+            configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "authgate"),
+            services: [ShutdownService(components: components), sync, PoolSweeper(pool: components.pool)],
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: components.logger)
+        app.beforeServerStarts {
+            try await components.store.migrate()
+            // Verify only once the revocation view is loaded.
+            try await sync.poll(cursor: nil)
+        }
+        return app
+    }
+}
+
+/// Closes the store, provider and pool after the server has stopped (services shut down in
+/// reverse order, and this one is first).
+struct ShutdownService: Service {
+    let components: GatewayComponents
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await components.shutdown()
+    }
+}
+
+/// Drops upstream connections idle past AUTHGATE_POOL_IDLE.
+struct PoolSweeper: Service {
+    let pool: UpstreamPool
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(max(1, min(30, pool.idleTimeout / 4))))
+                pool.sweep()
+            }
+        }
+    }
+}

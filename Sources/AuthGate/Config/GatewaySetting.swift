@@ -1,0 +1,117 @@
+// GatewaySetting: the one table of settings: each has one name, used as the YAML key, the flag
+// (--name) and the environment variable (AUTHGATE_NAME).
+public import Configuration
+public import Foundation
+import SystemPackage
+
+public struct GatewaySetting: Sendable {
+    public enum Kind: Sendable { case string, integer, seconds, list, secret }
+
+    public let name: String
+    public let kind: Kind
+    public let help: String
+    let apply: @Sendable (inout GatewayConfig, String) throws(ConfigError) -> Void
+
+    public static func environmentName(_ name: String) -> String {
+        "AUTHGATE_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    public static let all: [GatewaySetting] = [
+        .init(name: "listen", kind: .string, help: "address to listen on, HOST:PORT (127.0.0.1:8080)") { c, v throws(ConfigError) in
+            guard let colon = v.lastIndex(of: ":"), let port = Int(v[v.index(after: colon)...]), (0...65535).contains(port) else {
+                throw ConfigError(setting: "listen", message: "expected HOST:PORT")
+            }
+            c.listenHost = String(v[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            c.listenPort = port
+        },
+        .init(name: "store", kind: .string, help: "session store: sqlite:PATH or mongodb://HOST:PORT/DB (sqlite:./authgate.db)") { c, v in c.store = v },
+        .init(name: "provider", kind: .string, help: "identity provider: local or shotgrid (local)") { c, v throws(ConfigError) in
+            guard v == "local" || v == "shotgrid" else { throw ConfigError(setting: "provider", message: "must be local or shotgrid") }
+            c.provider = v
+        },
+        .init(name: "shotgrid-url", kind: .string, help: "ShotGrid site URL, e.g. https://example.shotgrid.autodesk.com") { c, v in c.shotgridURL = v },
+        .init(name: "keys", kind: .string, help: "key ring file, created 0600 if absent (./authgate-keys.json)") { c, v in c.keysPath = v },
+        .init(name: "issuer", kind: .string, help: "JWT iss (authgate)") { c, v in c.issuer = v },
+        .init(name: "audience", kind: .string, help: "JWT aud (authgate)") { c, v in c.audience = v },
+        .init(name: "access-ttl", kind: .seconds, help: "access token lifetime, seconds (900)") { c, v throws(ConfigError) in c.accessTTL = try seconds(v, "access-ttl") },
+        .init(name: "session-idle-ttl", kind: .seconds, help: "session idle lifetime, seconds (28800)") { c, v throws(ConfigError) in c.sessionIdleTTL = try seconds(v, "session-idle-ttl") },
+        .init(name: "session-max-ttl", kind: .seconds, help: "session absolute lifetime, seconds (86400)") { c, v throws(ConfigError) in c.sessionMaxTTL = try seconds(v, "session-max-ttl") },
+        .init(name: "pool-size", kind: .integer, help: "upstream connection pool size (1024)") { c, v throws(ConfigError) in c.poolSize = try integer(v, "pool-size", min: 1) },
+        .init(name: "pool-idle", kind: .seconds, help: "upstream connection idle limit, seconds (900)") { c, v throws(ConfigError) in c.poolIdle = try seconds(v, "pool-idle") },
+        .init(name: "upstream-timeout", kind: .seconds, help: "upstream request timeout, seconds (10)") { c, v throws(ConfigError) in c.upstreamTimeout = try seconds(v, "upstream-timeout") },
+        .init(name: "store-timeout", kind: .seconds, help: "store operation timeout, seconds (5)") { c, v throws(ConfigError) in c.storeTimeout = try seconds(v, "store-timeout") },
+        .init(name: "store-fail-static", kind: .seconds, help: "verify on the last revocation view while the store is down, seconds (30)") { c, v throws(ConfigError) in c.storeFailStatic = try seconds(v, "store-fail-static") },
+        .init(name: "login-max-failures", kind: .integer, help: "failed logins before a ban (5)") { c, v throws(ConfigError) in c.loginMaxFailures = try integer(v, "login-max-failures", min: 1) },
+        .init(name: "login-window", kind: .seconds, help: "window counting failed logins, seconds (300)") { c, v throws(ConfigError) in c.loginWindow = try seconds(v, "login-window") },
+        .init(name: "login-ban", kind: .seconds, help: "ban after too many failures, seconds (300)") { c, v throws(ConfigError) in c.loginBan = try seconds(v, "login-ban") },
+        .init(name: "jwt-secret", kind: .secret, help: "one-key deployments: JWT secret, at least 32 bytes (overrides the key ring)") { c, v in c.jwtSecret = Secret(v) },
+        .init(name: "seal-key", kind: .secret, help: "one-key deployments: base64 of 32 bytes (overrides the key ring)") { c, v in c.sealKey = Secret(v) },
+        .init(name: "allowed-origins", kind: .list, help: "comma-separated origins allowed on cookie requests besides the gateway's own") { c, v in
+            c.allowedOrigins = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        },
+        .init(name: "trusted-proxies", kind: .list, help: "comma-separated proxy IPs whose X-Forwarded-For is believed") { c, v in
+            c.trustedProxies = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        },
+        .init(name: "log-level", kind: .string, help: "trace, debug, info, notice, warning, error, critical (info)") { c, v in c.logLevel = v },
+    ]
+
+    static func seconds(_ value: String, _ name: String) throws(ConfigError) -> TimeInterval {
+        guard let number = Double(value), number.isFinite, number > 0 else {
+            throw ConfigError(setting: name, message: "expected a positive number of seconds")
+        }
+        return number
+    }
+
+    static func integer(_ value: String, _ name: String, min: Int) throws(ConfigError) -> Int {
+        guard let number = Int(value), number >= min else { throw ConfigError(setting: name, message: "expected an integer ≥ \(min)") }
+        return number
+    }
+}
+
+extension GatewayConfig {
+    /// Resolves every setting through one reader: flags, then AUTHGATE_* variables, then the YAML
+    /// file, then the defaults above.
+    public static func load(flags: [String: String], environment: [String: String] = ProcessInfo.processInfo.environment, file: String?) async throws -> GatewayConfig {
+        var providers: [any ConfigProvider] = []
+        var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (name, value) in flags {
+            let secret = GatewaySetting.all.first { $0.name == name }?.kind == .secret
+            flagValues[AbsoluteConfigKey([name])] = ConfigValue(.string(value), isSecret: secret)
+        }
+        providers.append(InMemoryProvider(name: "flags", values: flagValues))
+        let secretNames = Set(GatewaySetting.all.filter { $0.kind == .secret }.map { GatewaySetting.environmentName($0.name) })
+        providers.append(
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(secretNames))
+                .prefixKeys(with: "authgate"))
+        let configFile = file ?? flags["config"] ?? environment["AUTHGATE_CONFIG"]
+        if let configFile {
+            guard FileManager.default.fileExists(atPath: configFile) else {
+                throw ConfigError(setting: "config", message: "\(configFile) does not exist")
+            }
+            let secretKeys = Set(GatewaySetting.all.filter { $0.kind == .secret }.map(\.name))
+            providers.append(
+                try await FileProvider<YAMLSnapshot>(
+                    parsingOptions: .init(secretsSpecifier: .specific(secretKeys)), filePath: .init(configFile)))
+        }
+        return try resolve(ConfigReader(providers: providers))
+    }
+
+    static func resolve(_ reader: ConfigReader) throws -> GatewayConfig {
+        var config = GatewayConfig()
+        for setting in GatewaySetting.all {
+            let key = ConfigKey([setting.name])
+            // Numbers may arrive typed (YAML) or as text (flags, environment): read both ways.
+            let text =
+                reader.string(forKey: key, isSecret: setting.kind == .secret)
+                ?? reader.int(forKey: key).map(String.init)
+                ?? reader.double(forKey: key).map { String($0) }
+                ?? reader.stringArray(forKey: key).map { $0.joined(separator: ",") }
+            if let text { try setting.apply(&config, text) }
+        }
+        if config.provider == "shotgrid" && (config.shotgridURL ?? "").isEmpty {
+            throw ConfigError(setting: "shotgrid-url", message: "required when provider is shotgrid")
+        }
+        _ = try config.storeKind()
+        return config
+    }
+}

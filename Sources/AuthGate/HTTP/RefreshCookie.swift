@@ -1,0 +1,34 @@
+// RefreshCookie: the refresh token's cookie, and the CSRF rules for requests it authenticates.
+public import Hummingbird
+import HTTPTypes
+
+enum RefreshCookie {
+    static let name = "authgate_refresh"
+
+    static func set(_ token: String, maxAge: Int) -> String {
+        "\(name)=\(token); Max-Age=\(maxAge); HttpOnly; Secure; SameSite=Strict; Path=/auth"
+    }
+
+    static let clear = "\(name)=; Max-Age=0; HttpOnly; Secure; SameSite=Strict; Path=/auth"
+
+    static func value(in request: Request) -> String? {
+        guard let value = request.cookies[name]?.value, !value.isEmpty else { return nil }
+        return value
+    }
+
+    /// A cookie-authenticated request must carry `X-Authgate-CSRF: 1` (a header a cross-site form
+    /// cannot set) and, when it has an Origin, one we trust: our own or an allowlisted one.
+    static func checkCSRF(_ request: Request, allowedOrigins: [String]) throws {
+        guard request.headers[csrfHeader] == "1" else {
+            throw GatewayError.accessDenied("cookie requests need the X-Authgate-CSRF: 1 header")
+        }
+        guard let origin = request.headers[.origin] else { return }
+        let host = request.head.authority ?? ""
+        let sameOrigin = origin == "http://\(host)" || origin == "https://\(host)"
+        guard sameOrigin || allowedOrigins.contains(origin) else {
+            throw GatewayError.accessDenied("origin not allowed")
+        }
+    }
+
+    static let csrfHeader = HTTPField.Name("X-Authgate-CSRF")!
+}

@@ -1,0 +1,76 @@
+// KeyRing: the JWT signing keys and sealing keys in force, each with an id; the newest signs
+// and seals, the older ones still verify and open until they are removed.
+
+public import Foundation
+
+public struct KeyRingKey: Sendable {
+    public let id: String
+    public let material: Secret<[UInt8]>
+
+    public init(id: String, material: [UInt8]) {
+        self.id = id
+        self.material = Secret(material)
+    }
+}
+
+public struct KeyRing: Sendable {
+    public static let minimumSigningKeyBytes = 32
+    public static let sealingKeyBytes = 32
+
+    public let signingKeys: [KeyRingKey]
+    public let sealingKeys: [KeyRingKey]
+    public let activeSigningKeyID: String
+    public let activeSealingKeyID: String
+
+    public init(signingKeys: [KeyRingKey], activeSigningKeyID: String, sealingKeys: [KeyRingKey], activeSealingKeyID: String) throws(KeyRingError) {
+        guard signingKeys.contains(where: { $0.id == activeSigningKeyID }) else { throw .invalid("active signing key \(activeSigningKeyID) is not in the ring") }
+        guard sealingKeys.contains(where: { $0.id == activeSealingKeyID }) else { throw .invalid("active sealing key \(activeSealingKeyID) is not in the ring") }
+        for key in signingKeys where key.material.value.count < Self.minimumSigningKeyBytes {
+            throw .invalid("signing key \(key.id) is shorter than \(Self.minimumSigningKeyBytes) bytes")
+        }
+        for key in sealingKeys where key.material.value.count != Self.sealingKeyBytes {
+            throw .invalid("sealing key \(key.id) is not \(Self.sealingKeyBytes) bytes")
+        }
+        self.signingKeys = signingKeys
+        self.sealingKeys = sealingKeys
+        self.activeSigningKeyID = activeSigningKeyID
+        self.activeSealingKeyID = activeSealingKeyID
+    }
+
+    public var activeSigningKey: KeyRingKey { signingKeys.first { $0.id == activeSigningKeyID }! }
+    public var activeSealingKey: KeyRingKey { sealingKeys.first { $0.id == activeSealingKeyID }! }
+    public func signingKey(id: String) -> KeyRingKey? { signingKeys.first { $0.id == id } }
+    public func sealingKey(id: String) -> KeyRingKey? { sealingKeys.first { $0.id == id } }
+
+    /// A fresh ring with one new key of each kind.
+    public static func generate() -> KeyRing {
+        let signing = KeyRingKey(id: newKeyID(), material: Sodium.randomBytes(32))
+        let sealing = KeyRingKey(id: newKeyID(), material: Sodium.randomBytes(sealingKeyBytes))
+        return try! KeyRing(signingKeys: [signing], activeSigningKeyID: signing.id, sealingKeys: [sealing], activeSealingKeyID: sealing.id)
+    }
+
+    /// The same ring with a new active key of each kind; the old keys stay for verifying and opening.
+    public func rotated() -> KeyRing {
+        let signing = KeyRingKey(id: Self.newKeyID(), material: Sodium.randomBytes(32))
+        let sealing = KeyRingKey(id: Self.newKeyID(), material: Sodium.randomBytes(Self.sealingKeyBytes))
+        return try! KeyRing(
+            signingKeys: [signing] + signingKeys, activeSigningKeyID: signing.id,
+            sealingKeys: [sealing] + sealingKeys, activeSealingKeyID: sealing.id)
+    }
+
+    static func newKeyID() -> String {
+        Sodium.randomBytes(6).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+public enum KeyRingError: Error, CustomStringConvertible {
+    case invalid(String)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let message): "key ring: \(message)"
+        case .io(let message): "key ring: \(message)"
+        }
+    }
+}

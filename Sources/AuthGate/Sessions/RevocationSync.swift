@@ -1,0 +1,53 @@
+// RevocationSync: polls the store for new revocations (MongoDB change streams would push them,
+// but polling works on every store) so a revocation reaches every instance within a second.
+public import Foundation
+public import Logging
+public import ServiceLifecycle
+
+public struct RevocationSync: Service {
+    let store: any SessionStore
+    let view: RevocationView
+    let interval: TimeInterval
+    let logger: Logger
+    /// Overlap between polls: covers clock skew between instances and writes still in flight.
+    static let overlap: TimeInterval = 5
+
+    public init(store: any SessionStore, view: RevocationView, interval: TimeInterval, logger: Logger) {
+        self.store = store
+        self.view = view
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// One poll; the first (cursor nil) loads every unexpired revocation.
+    @discardableResult
+    public func poll(cursor: Date?) async throws -> Date {
+        let started = Date()
+        let since = cursor.map { $0.addingTimeInterval(-Self.overlap) } ?? Date(timeIntervalSince1970: 0)
+        let batch = try await store.revocations(since: since, now: started)
+        view.apply(batch, syncedAt: started)
+        return started
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown { try await loop() }
+    }
+
+    private func loop() async throws {
+        var cursor: Date?
+        var failing = false
+        while !Task.isCancelled {
+            do {
+                cursor = try await poll(cursor: cursor)
+                if failing {
+                    logger.notice("revocation sync recovered")
+                    failing = false
+                }
+            } catch {
+                if !failing { logger.error("revocation sync failing; verifying on the last view", metadata: ["error": "\(error)"]) }
+                failing = true
+            }
+            try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+        }
+    }
+}

@@ -1,0 +1,44 @@
+// RevocationView: this instance's in-memory copy of the revoked sessions and tokens, so that
+// /auth/verify needs no store round trip. RevocationSync keeps it within a poll of the store.
+public import Foundation
+import NIOConcurrencyHelpers
+
+public final class RevocationView: Sendable {
+    struct State {
+        var sessions: [String: Date] = [:]
+        var tokens: [String: Date] = [:]
+        var lastSync: Date?
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    public func isRevoked(sessionID: String, jti: String) -> Bool {
+        state.withLockedValue { $0.sessions[sessionID] != nil || $0.tokens[jti] != nil }
+    }
+
+    func addSession(_ id: String, expiresAt: Date) { state.withLockedValue { $0.sessions[id] = expiresAt } }
+    func addToken(_ jti: String, expiresAt: Date) { state.withLockedValue { $0.tokens[jti] = expiresAt } }
+
+    /// Merges what the store reported and prunes what has expired (its tokens cannot verify anyway).
+    func apply(_ batch: RevocationBatch, syncedAt: Date) {
+        state.withLockedValue { state in
+            for entry in batch.sessions { state.sessions[entry.id] = entry.expiresAt }
+            for entry in batch.tokens { state.tokens[entry.jti] = entry.expiresAt }
+            // Keep entries a little past expiry: an access token may outlive its session by the skew.
+            let horizon = syncedAt.addingTimeInterval(-JWTCodec.clockSkew - 60)
+            state.sessions = state.sessions.filter { $0.value > horizon }
+            state.tokens = state.tokens.filter { $0.value > horizon }
+            state.lastSync = syncedAt
+        }
+    }
+
+    /// Whether the view may still be trusted: synced within the fail-static window.
+    public func isFresh(now: Date, failStatic: TimeInterval) -> Bool {
+        state.withLockedValue { $0.lastSync.map { now.timeIntervalSince($0) <= failStatic } ?? false }
+    }
+
+    public var lastSync: Date? { state.withLockedValue { $0.lastSync } }
+    public var counts: (sessions: Int, tokens: Int) { state.withLockedValue { ($0.sessions.count, $0.tokens.count) } }
+}

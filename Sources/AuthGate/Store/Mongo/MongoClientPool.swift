@@ -1,0 +1,61 @@
+// MongoClientPool: owns one mongoc_client_pool_t. A client is popped, used and pushed back inside
+// one blocking work item, never across an await; the thread pool is no larger than the client
+// pool, so a pop can never wait on a client held by a suspended task.
+import CMongoC
+public import Foundation
+
+/// `@unchecked Sendable`: mongoc_client_pool_t is thread-safe; `pool` is written only in init and close().
+final class MongoClientPool: @unchecked Sendable {
+    static let initialized: Bool = {
+        mongoc_init()
+        return true
+    }()
+
+    private var pool: OpaquePointer?
+    let databaseName: String
+    let threads: BlockingPool
+
+    init(uri text: String, timeout: TimeInterval, threads threadCount: Int = 4) throws {
+        _ = Self.initialized
+        var error = bson_error_t()
+        guard let uri = mongoc_uri_new_with_error(text, &error) else {
+            // The URI may hold a password: never echo it back.
+            throw StoreError.failed("invalid MongoDB URI")
+        }
+        defer { mongoc_uri_destroy(uri) }
+        databaseName = mongoc_uri_get_database(uri).map { String(cString: $0) } ?? "authgate"
+        // The store operation timeout bounds server selection and socket waits, unless the URI sets them.
+        let milliseconds = Int32(timeout * 1000)
+        for option in [MONGOC_URI_SERVERSELECTIONTIMEOUTMS, MONGOC_URI_SOCKETTIMEOUTMS, MONGOC_URI_CONNECTTIMEOUTMS]
+        where !text.lowercased().contains(option.lowercased() + "=") {
+            mongoc_uri_set_option_as_int32(uri, option, milliseconds)
+        }
+        mongoc_uri_set_option_as_int32(uri, MONGOC_URI_MAXPOOLSIZE, Int32(threadCount))
+        guard let pool = mongoc_client_pool_new(uri) else { throw StoreError.failed("cannot create MongoDB client pool") }
+        mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2)
+        mongoc_client_pool_set_appname(pool, "authgate")
+        self.pool = pool
+        threads = BlockingPool(threads: threadCount)
+    }
+
+    deinit { assert(pool == nil, "MongoClientPool deinit before close()") }
+
+    func close() async {
+        await threads.shutdown()
+        if let pool {
+            mongoc_client_pool_destroy(pool)
+            self.pool = nil
+        }
+    }
+
+    /// Runs `body` with a client on the Mongo thread pool.
+    func withClient<T: Sendable>(_ body: @Sendable @escaping (MongoClient) throws -> T) async throws -> T {
+        try await threads.run { [self] in
+            guard let pool = self.pool, let client = mongoc_client_pool_pop(pool) else {
+                throw StoreError.unavailable("client pool closed")
+            }
+            defer { mongoc_client_pool_push(pool, client) }
+            return try body(MongoClient(client: client, databaseName: self.databaseName))
+        }
+    }
+}

@@ -1,0 +1,65 @@
+// SessionStore: what the gateway needs from its store; MongoDB and SQLite both provide it and
+// pass the same test suite.
+public import Foundation
+
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// The store cannot be reached or timed out: answer 503, never a credential error.
+    case unavailable(String)
+    /// A unique key already exists (a user login, a session id).
+    case duplicate
+    /// Anything else the store reported; the text is for logs only.
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let detail): "store unavailable: \(detail)"
+        case .duplicate: "duplicate key"
+        case .failed(let detail): "store error: \(detail)"
+        }
+    }
+}
+
+/// Which sessions an operation applies to.
+public enum SessionFilter: Sendable, Equatable {
+    case all
+    case userID(String)
+    case login(String)
+}
+
+public protocol SessionStore: Sendable {
+    /// Creates collections/tables and indexes; idempotent.
+    func migrate() async throws
+    func ping() async throws
+
+    func insertSession(_ session: SessionRecord) async throws
+    /// nil when absent or expired (revoked sessions are returned, with `revokedAt`).
+    func session(id: String, now: Date) async throws -> SessionRecord?
+    /// The session holding a refresh token with this hash, live or retired.
+    func session(refreshHash: String, now: Date) async throws -> SessionRecord?
+    /// Replaces the record if its stored version is still `expectedVersion`; returns false if
+    /// another writer got there first. Stores `session.version` as given.
+    func updateSession(_ session: SessionRecord, expectedVersion: Int64) async throws -> Bool
+    /// Marks sessions revoked; returns the ids newly revoked.
+    func revokeSessions(_ filter: SessionFilter, at: Date) async throws -> [String]
+    func revokeSession(id: String, at: Date) async throws -> Bool
+    /// Unexpired, unrevoked sessions, newest first.
+    func sessions(_ filter: SessionFilter, now: Date) async throws -> [SessionRecord]
+
+    func revokeToken(_ token: RevokedToken) async throws
+    /// Sessions and tokens revoked at or after `since` that have not expired.
+    func revocations(since: Date, now: Date) async throws -> RevocationBatch
+
+    func insertUser(_ user: UserRecord) async throws
+    func user(login: String) async throws -> UserRecord?
+    func deleteUser(login: String) async throws -> Bool
+    func users() async throws -> [UserRecord]
+
+    /// Counts a failed login for `key`; once `maxFailures` land inside `window`, the key is
+    /// banned for `ban`. Returns the end of the ban, if one is in force.
+    func recordLoginFailure(key: String, now: Date, window: TimeInterval, maxFailures: Int, ban: TimeInterval) async throws -> Date?
+    /// The end of the ban in force for `key`, if any.
+    func loginBan(key: String, now: Date) async throws -> Date?
+    func clearLoginFailures(key: String) async throws
+
+    func close() async
+}

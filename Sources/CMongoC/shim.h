@@ -1,0 +1,10 @@
+// CMongoC: libmongoc 1.x and libbson, as the Swift side sees them.
+#pragma once
+#include <mongoc/mongoc.h>
+#include <stdlib.h>
+
+// bson_t is 128-byte aligned, so Swift sees it only as an opaque pointer; out-parameters
+// (`reply`) need storage with that alignment, allocated here and released with free().
+static inline bson_t *cmongoc_reply_alloc(void) {
+    return (bson_t *) aligned_alloc(_Alignof(bson_t), sizeof(bson_t));
+}

@@ -1,0 +1,227 @@
+// Operator: the store-facing subcommands (sessions, tokens, users, keys, migrate). They act on
+// the store the settings name; running servers see their effect on their next revocation poll.
+import ArgumentParser
+import AuthGate
+import Foundation
+
+/// Opens the store, runs `body`, closes it; store outages exit 3.
+func withStore<T>(_ options: SettingsOptions, _ body: (any SessionStore, GatewayConfig) async throws -> T) async throws -> T {
+    let config = try await options.load()
+    _ = Bootstrap.logging(level: "error")
+    let store: any SessionStore
+    do { store = try GatewayComponents.openStore(config) } catch {
+        throw CLIExit(code: CLIExit.storeUnreachable, message: "authgate: cannot open the store: \(error)")
+    }
+    do {
+        let result = try await body(store, config)
+        await store.close()
+        return result
+    } catch {
+        await store.close()
+        if let error = error as? StoreError {
+            switch error {
+            case .unavailable: throw CLIExit(code: CLIExit.storeUnreachable, message: "authgate: store unreachable")
+            case .duplicate: throw CLIExit(code: CLIExit.usage, message: "authgate: already exists")
+            case .failed(let detail): throw CLIExit(code: CLIExit.storeUnreachable, message: "authgate: store error: \(detail)")
+            }
+        }
+        throw error
+    }
+}
+
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+struct SessionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sessions", abstract: "List and revoke sessions.", subcommands: [List.self, Revoke.self])
+
+    struct Listed: Encodable {
+        var id: String
+        var user: UserProfile
+        var created_at: Date
+        var last_seen_at: Date
+        var expires_at: Date
+        var client_ip: String
+        var user_agent: String
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List live sessions.")
+        @Option(help: "only this user's sessions (login)") var user: String?
+        @Flag(help: "print JSON") var json = false
+        @OptionGroup var options: SettingsOptions
+
+        func run() async throws {
+            let sessions = try await withStore(options) { store, _ in try await store.sessions(user.map(SessionFilter.login) ?? .all, now: Date()) }
+            let listed = sessions.map {
+                Listed(id: $0.id, user: $0.user, created_at: $0.createdAt, last_seen_at: $0.lastSeenAt, expires_at: $0.expiresAt, client_ip: $0.clientIP, user_agent: $0.userAgent)
+            }
+            if json { return try printJSON(listed) }
+            print("ID                      LOGIN                CREATED               LAST SEEN             CLIENT")
+            for s in listed {
+                print("\(s.id.padding(toLength: 24, withPad: " ", startingAt: 0))\(s.user.login.padding(toLength: 21, withPad: " ", startingAt: 0))\(s.created_at.ISO8601Format())  \(s.last_seen_at.ISO8601Format())  \(s.client_ip)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke one session, or every session of a user.")
+        @Argument(help: "session id") var sessionID: String?
+        @Option(help: "revoke every session of this user (login)") var user: String?
+        @OptionGroup var options: SettingsOptions
+
+        func validate() throws {
+            guard (sessionID == nil) != (user == nil) else { throw ValidationError("give a session id or --user LOGIN") }
+        }
+
+        func run() async throws {
+            let revoked = try await withStore(options) { store, _ in
+                if let user { return try await store.revokeSessions(.login(user), at: Date()) }
+                return try await store.revokeSession(id: sessionID!, at: Date()) ? [sessionID!] : []
+            }
+            guard !revoked.isEmpty else { throw CLIExit(code: CLIExit.notFound, message: "authgate: no live session found") }
+            for id in revoked { print("revoked \(id)") }
+        }
+    }
+}
+
+struct TokensCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tokens", abstract: "Block access tokens.", subcommands: [Revoke.self])
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Block one access token (by jti); its session stays alive.")
+        @Argument(help: "the token's jti claim") var jti: String
+        @OptionGroup var options: SettingsOptions
+
+        func run() async throws {
+            try await withStore(options) { store, config in
+                let now = Date()
+                // The token cannot outlive the access TTL (plus skew) from now: block it that long.
+                try await store.revokeToken(RevokedToken(jti: jti, sessionID: "", revokedAt: now, expiresAt: now.addingTimeInterval(config.accessTTL + 60)))
+            }
+            print("revoked token \(jti)")
+        }
+    }
+}
+
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "users", abstract: "Manage local users.", subcommands: [Add.self, Remove.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a local user (password read from stdin or prompted).")
+        @Argument var login: String
+        @Option var email: String?
+        @Option var name: String?
+        @Flag(help: "read the password from the first line of stdin") var passwordStdin = false
+        @OptionGroup var options: SettingsOptions
+
+        func run() async throws {
+            let password: String
+            if passwordStdin {
+                password = readLine(strippingNewline: true) ?? ""
+            } else if isatty(STDIN_FILENO) == 1, let typed = getpass("Password for \(login): ") {
+                password = String(cString: typed)
+            } else {
+                throw CLIExit(code: CLIExit.usage, message: "authgate: use --password-stdin when stdin is not a terminal")
+            }
+            guard password.count >= 8 else { throw CLIExit(code: CLIExit.usage, message: "authgate: password must be at least 8 characters") }
+            let hasher = PasswordHasher()
+            let hash = try await hasher.hash(Secret(password))
+            await hasher.shutdown()
+            let user = UserRecord(id: Identifier.random(), login: login, email: email ?? "", name: name ?? login, passwordHash: hash, createdAt: Date())
+            try await withStore(options) { store, _ in
+                try await store.migrate()
+                try await store.insertUser(user)
+            }
+            print("added user \(login) (id \(user.id))")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a local user and revoke their sessions.")
+        @Argument var login: String
+        @OptionGroup var options: SettingsOptions
+
+        func run() async throws {
+            let removed = try await withStore(options) { store, _ in
+                let removed = try await store.deleteUser(login: login)
+                if removed { _ = try await store.revokeSessions(.login(login), at: Date()) }
+                return removed
+            }
+            guard removed else { throw CLIExit(code: CLIExit.notFound, message: "authgate: no user \(login)") }
+            print("removed user \(login)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List local users.")
+        @Flag(help: "print JSON") var json = false
+        @OptionGroup var options: SettingsOptions
+
+        struct Listed: Encodable {
+            var id: String
+            var login: String
+            var email: String
+            var name: String
+            var created_at: Date
+        }
+
+        func run() async throws {
+            let users = try await withStore(options) { store, _ in
+                try await store.migrate()
+                return try await store.users()
+            }
+            let listed = users.map { Listed(id: $0.id, login: $0.login, email: $0.email, name: $0.name, created_at: $0.createdAt) }
+            if json { return try printJSON(listed) }
+            for user in listed { print("\(user.login)\t\(user.email)\t\(user.name)") }
+        }
+    }
+}
+
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "keys", abstract: "Create or rotate the key ring.", subcommands: [Init.self, Rotate.self])
+
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create the key ring file (0600).")
+        @OptionGroup var options: SettingsOptions
+
+        func run() async throws {
+            let config = try await options.load()
+            guard !FileManager.default.fileExists(atPath: config.keysPath) else {
+                throw CLIExit(code: CLIExit.usage, message: "authgate: \(config.keysPath) already exists; use keys rotate")
+            }
+            try KeyRingFile.write(KeyRing.generate(), path: config.keysPath)
+            print("created \(config.keysPath)")
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add new active keys; old keys still verify and open. Restart servers to sign with the new key.")
+        @OptionGroup var options: SettingsOptions
+
+        func run() async throws {
+            let config = try await options.load()
+            let ring: KeyRing
+            do { ring = try KeyRingFile.load(path: config.keysPath) } catch {
+                throw CLIExit(code: CLIExit.notFound, message: "authgate: \(error)")
+            }
+            let rotated = ring.rotated()
+            try KeyRingFile.write(rotated, path: config.keysPath)
+            print("rotated: signing key \(rotated.activeSigningKeyID), sealing key \(rotated.activeSealingKeyID)")
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create the store's collections/tables and indexes (idempotent).")
+    @OptionGroup var options: SettingsOptions
+
+    func run() async throws {
+        try await withStore(options) { store, _ in try await store.migrate() }
+        print("migrated")
+    }
+}

@@ -1,0 +1,61 @@
+// Settings: turns `--name value` flags into the configuration reader's highest layer. Every
+// setting of GatewaySetting.all is accepted by every command, so the CLI and `serve` always
+// name the same store and keys.
+import ArgumentParser
+import AuthGate
+import Logging
+
+struct SettingsOptions: ParsableArguments {
+    @Option(help: "YAML configuration file (AUTHGATE_CONFIG)")
+    var config: String?
+
+    @Argument(
+        parsing: .allUnrecognized,
+        help: ArgumentHelp(
+            "Settings as --NAME VALUE; each is also AUTHGATE_NAME and a YAML key.",
+            discussion: GatewaySetting.all.map { "--\($0.name): \($0.help)" }.joined(separator: "\n")))
+    var settings: [String] = []
+
+    func flags() throws -> [String: String] {
+        var flags: [String: String] = [:]
+        var remaining = settings[...]
+        let known = Set(GatewaySetting.all.map(\.name))
+        while let argument = remaining.popFirst() {
+            guard argument.hasPrefix("--") else { throw ValidationError("unexpected argument \(argument)") }
+            var name = String(argument.dropFirst(2))
+            var value: String?
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            guard known.contains(name) else { throw ValidationError("unknown option --\(name)") }
+            if value == nil { value = remaining.popFirst() }
+            guard let value else { throw ValidationError("--\(name) needs a value") }
+            flags[name] = value
+        }
+        return flags
+    }
+
+    func load() async throws -> GatewayConfig {
+        do {
+            return try await GatewayConfig.load(flags: try flags(), file: config)
+        } catch let error as ConfigError {
+            throw CLIExit(code: CLIExit.usage, message: "authgate: \(error)")
+        }
+    }
+}
+
+enum Bootstrap {
+    /// Logging once per process, to stderr, at the configured level.
+    static func logging(level: String) -> Logger {
+        let parsed = Logger.Level(rawValue: level) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = parsed
+            return handler
+        }
+        var logger = Logger(label: "authgate")
+        logger.logLevel = parsed
+        return logger
+    }
+}
