@@ -1,0 +1,129 @@
+// TestGateway: a real gateway on a free port, with its own store and key ring, for one test.
+public import AuthGate
+public import Foundation
+import Hummingbird
+public import Logging
+import ServiceLifecycle
+
+public enum TestStoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite, mongo
+    public var description: String { rawValue }
+}
+
+public enum TestEnvironment {
+    /// The MongoDB URI scripts/test exports; under CI a missing URI fails the test instead of skipping.
+    public static var mongoURI: String? { ProcessInfo.processInfo.environment["AUTHGATE_TEST_MONGODB_URI"] }
+    public static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    public static func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "authgate-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A store setting of the given kind, isolated for one test: a fresh SQLite file, or a fresh
+    /// MongoDB database. Returns nil when MongoDB is not configured outside CI.
+    public static func storeSetting(_ kind: TestStoreKind, directory: String) throws -> String? {
+        switch kind {
+        case .sqlite:
+            return "sqlite:\(directory)/authgate.db"
+        case .mongo:
+            guard let uri = mongoURI else {
+                if isCI { throw TestSetupError("AUTHGATE_TEST_MONGODB_URI is not set (scripts/test sets it)") }
+                return nil
+            }
+            return withDatabase(uri, "t_" + UUID().uuidString.prefix(8).lowercased())
+        }
+    }
+
+    /// The URI with its database path replaced.
+    public static func withDatabase(_ uri: String, _ database: String) -> String {
+        guard let scheme = uri.range(of: "://") else { return uri }
+        let rest = uri[scheme.upperBound...]
+        let host = rest.split(separator: "/", maxSplits: 1).first.map(String.init) ?? String(rest)
+        let query = uri.range(of: "?").map { String(uri[$0.lowerBound...]) } ?? ""
+        return String(uri[..<scheme.upperBound]) + host.split(separator: "?").first! + "/" + database + query
+    }
+}
+
+public struct TestSetupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public final class TestGateway: Sendable {
+    public let components: GatewayComponents
+    public let client: TestHTTPClient
+    public let port: Int
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    public var service: SessionService { components.service }
+    public var config: GatewayConfig { components.config }
+
+    /// Starts a gateway with `config` (listen address forced to 127.0.0.1:0) and waits until it listens.
+    public static func start(_ config: GatewayConfig, keys: KeyRing? = nil, logLevel: Logger.Level = .warning) async throws -> TestGateway {
+        var config = config
+        config.listenHost = "127.0.0.1"
+        config.listenPort = 0
+        var logger = Logger(label: "authgate-test")
+        logger.logLevel = logLevel
+        let ring: KeyRing
+        if let keys {
+            ring = keys
+        } else {
+            ring = try KeyRingFile.loadOrCreate(path: config.keysPath, jwtSecret: config.jwtSecret, sealKey: config.sealKey).ring
+        }
+        let components = try await GatewayComponents(config: config, keys: ring, logger: logger)
+        let (portStream, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Gateway.buildApplication(components) { port in
+            continuation.yield(port)
+            continuation.finish()
+        }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task { try await group.run() }
+        let port = try await withThrowingTaskGroup(of: Int?.self) { tasks in
+            tasks.addTask { await portStream.first { _ in true } }
+            tasks.addTask {
+                try await Task.sleep(for: .seconds(60))
+                return nil
+            }
+            let first = try await tasks.next() ?? nil
+            tasks.cancelAll()
+            return first
+        }
+        guard let port, port > 0 else {
+            await group.triggerGracefulShutdown()
+            _ = await task.result
+            throw TestSetupError("gateway did not start: \(String(describing: await task.result))")
+        }
+        return TestGateway(components: components, port: port, group: group, task: task)
+    }
+
+    init(components: GatewayComponents, port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.components = components
+        self.port = port
+        self.group = group
+        self.task = task
+        client = TestHTTPClient(baseURL: "http://127.0.0.1:\(port)")
+    }
+
+    public var baseURL: String { client.baseURL }
+
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = await task.result
+    }
+}
+
+extension GatewayConfig {
+    /// Defaults for tests: a store of the given kind, a key ring in `directory`, fast revocation polls.
+    public static func forTest(store: String, directory: String) -> GatewayConfig {
+        var config = GatewayConfig()
+        config.store = store
+        config.keysPath = directory + "/keys.json"
+        config.revocationPollInterval = 0.1
+        config.storeTimeout = 2
+        return config
+    }
+}

@@ -1,0 +1,121 @@
+// SessionStoreTests: one suite, run against both stores: they must hold the same data and
+// behave the same.
+@testable import AuthGate
+import AuthGateTesting
+import Foundation
+import Testing
+
+func withStore(_ kind: TestStoreKind, _ body: (any SessionStore) async throws -> Void) async throws {
+    let directory = try TestEnvironment.temporaryDirectory()
+    guard let setting = try TestEnvironment.storeSetting(kind, directory: directory) else { return }
+    var config = GatewayConfig.forTest(store: setting, directory: directory)
+    config.storeTimeout = 3
+    let store = try GatewayComponents.openStore(config)
+    do {
+        try await store.migrate()
+        try await store.migrate()  // idempotent
+        try await body(store)
+    } catch {
+        await store.close()
+        throw error
+    }
+    await store.close()
+}
+
+func sampleSession(id: String = Identifier.random(), userID: String = "u1", login: String = "alice", now: Date = Date(), hash: String = "h1") -> SessionRecord {
+    SessionRecord(
+        id: id, user: UserProfile(id: userID, login: login, email: "a@example.com", name: "Alice", upstreamID: .number(42)),
+        provider: "shotgrid", upstream: SealedBox(keyID: "k", nonce: [1, 2, 3], ciphertext: [4, 5, 6]),
+        refreshTokens: [RefreshTokenEntry(hash: hash, issuedAt: now)], createdAt: now, lastSeenAt: now,
+        idleExpiresAt: now.addingTimeInterval(3600), expiresAt: now.addingTimeInterval(7200), clientIP: "127.0.0.1",
+        userAgent: "test")
+}
+
+@Suite struct SessionStoreTests {
+    @Test(arguments: TestStoreKind.allCases)
+    func sessionRoundTripsAndCompareAndSetRejectsStaleWriters(_ kind: TestStoreKind) async throws {
+        try await withStore(kind) { store in
+            let now = Date()
+            let session = sampleSession(now: now, hash: "hash-a")
+            try await store.insertSession(session)
+            let read = try #require(try await store.session(id: session.id, now: now))
+            #expect(read.user == session.user && read.upstream == session.upstream && read.version == 1)
+            #expect(abs(read.expiresAt.timeIntervalSince(session.expiresAt)) < 0.01)
+            #expect(try await store.session(refreshHash: "hash-a", now: now)?.id == session.id)
+
+            var next = read
+            next.refreshTokens[0].retiredAt = now
+            next.refreshTokens.append(RefreshTokenEntry(hash: "hash-b", issuedAt: now))
+            next.version = 2
+            #expect(try await store.updateSession(next, expectedVersion: 1))
+            #expect(try await !store.updateSession(next, expectedVersion: 1))
+            #expect(try await store.session(refreshHash: "hash-b", now: now)?.version == 2)
+            #expect(try await store.session(refreshHash: "hash-a", now: now)?.refreshTokens.first?.retiredAt != nil)
+            await #expect(throws: StoreError.duplicate) { try await store.insertSession(session) }
+        }
+    }
+
+    @Test(arguments: TestStoreKind.allCases)
+    func expiredSessionsAreNeverReturned(_ kind: TestStoreKind) async throws {
+        try await withStore(kind) { store in
+            let now = Date()
+            let session = sampleSession(now: now, hash: "h-exp")
+            try await store.insertSession(session)
+            #expect(try await store.session(id: session.id, now: now.addingTimeInterval(3601)) == nil)  // idle
+            #expect(try await store.session(refreshHash: "h-exp", now: now.addingTimeInterval(7201)) == nil)
+            #expect(try await store.sessions(.all, now: now.addingTimeInterval(7201)).isEmpty)
+        }
+    }
+
+    @Test(arguments: TestStoreKind.allCases)
+    func revocationsAreListedSinceAPointInTime(_ kind: TestStoreKind) async throws {
+        try await withStore(kind) { store in
+            let now = Date()
+            let a = sampleSession(userID: "u1", login: "alice", now: now, hash: "ha")
+            let b = sampleSession(userID: "u1", login: "alice", now: now, hash: "hb")
+            let c = sampleSession(userID: "u2", login: "bob", now: now, hash: "hc")
+            for s in [a, b, c] { try await store.insertSession(s) }
+            #expect(try await store.sessions(.login("alice"), now: now).count == 2)
+            #expect(try await store.revokeSession(id: c.id, at: now))
+            #expect(try await !store.revokeSession(id: c.id, at: now))
+            #expect(Set(try await store.revokeSessions(.userID("u1"), at: now)) == Set([a.id, b.id]))
+            try await store.revokeToken(RevokedToken(jti: "j1", sessionID: c.id, revokedAt: now, expiresAt: now.addingTimeInterval(60)))
+            let batch = try await store.revocations(since: now.addingTimeInterval(-1), now: now)
+            #expect(Set(batch.sessions.map(\.id)) == Set([a.id, b.id, c.id]))
+            #expect(batch.tokens.map(\.jti) == ["j1"])
+            #expect(try await store.revocations(since: now.addingTimeInterval(1), now: now).sessions.isEmpty)
+            #expect(try await store.sessions(.all, now: now).isEmpty)
+        }
+    }
+
+    @Test(arguments: TestStoreKind.allCases)
+    func usersHaveUniqueLogins(_ kind: TestStoreKind) async throws {
+        try await withStore(kind) { store in
+            let user = UserRecord(id: "u1", login: "alice", email: "a@x", name: "A", passwordHash: "$argon2id$fake", createdAt: Date())
+            try await store.insertUser(user)
+            await #expect(throws: StoreError.duplicate) {
+                try await store.insertUser(UserRecord(id: "u2", login: "alice", email: "", name: "", passwordHash: "x", createdAt: Date()))
+            }
+            #expect(try await store.user(login: "alice")?.id == "u1")
+            #expect(try await store.users().map(\.login) == ["alice"])
+            #expect(try await store.deleteUser(login: "alice"))
+            #expect(try await store.user(login: "alice") == nil)
+        }
+    }
+
+    @Test(arguments: TestStoreKind.allCases)
+    func loginFailuresBanAfterTheLimitAndExpire(_ kind: TestStoreKind) async throws {
+        try await withStore(kind) { store in
+            let now = Date()
+            for _ in 0..<2 {
+                #expect(try await store.recordLoginFailure(key: "user:a", now: now, window: 60, maxFailures: 3, ban: 30) == nil)
+            }
+            let until = try #require(try await store.recordLoginFailure(key: "user:a", now: now, window: 60, maxFailures: 3, ban: 30))
+            #expect(abs(until.timeIntervalSince(now) - 30) < 1)
+            #expect(try await store.loginBan(key: "user:a", now: now) != nil)
+            #expect(try await store.loginBan(key: "user:a", now: now.addingTimeInterval(31)) == nil)
+            #expect(try await store.recordLoginFailure(key: "user:a", now: now.addingTimeInterval(31), window: 60, maxFailures: 3, ban: 30) == nil)
+            try await store.clearLoginFailures(key: "user:b")
+        }
+    }
+}

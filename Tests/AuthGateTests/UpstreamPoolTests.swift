@@ -1,0 +1,33 @@
+// UpstreamPoolTests: the LRU's order, size bound and idle bound, and the pool's counters.
+@testable import AuthGate
+import Foundation
+import Testing
+
+@Suite struct UpstreamPoolTests {
+    @Test func lruEvictsLeastRecentlyUsed() {
+        var cache = LRUCache<String, Int>(capacity: 2)
+        _ = cache.set("a", 1, now: 1)
+        _ = cache.set("b", 2, now: 2)
+        #expect(cache.get("a", now: 3) == 1)
+        let evicted = cache.set("c", 3, now: 4)
+        #expect(evicted.map(\.0) == ["b"])
+        #expect(cache.keysByAge == ["a", "c"])
+        #expect(cache.removeIdle(before: 4).map(\.0) == ["a"])
+        #expect(cache.remove("c") == 3 && cache.count == 0)
+    }
+
+    @Test func poolCountsHitsMissesAndEvictions() {
+        let pool = UpstreamPool(capacity: 2, idleTimeout: 60)
+        let t0 = Date()
+        #expect(pool.connection(for: "s1", now: t0) == nil)
+        pool.insert(UpstreamConnection(timeout: 1), for: "s1", now: t0)
+        pool.insert(UpstreamConnection(timeout: 1), for: "s2", now: t0)
+        #expect(pool.connection(for: "s1", now: t0) != nil)
+        pool.insert(UpstreamConnection(timeout: 1), for: "s3", now: t0)  // evicts s2
+        #expect(pool.connection(for: "s2", now: t0) == nil)
+        pool.evict("s1")
+        #expect(pool.connection(for: "s3", now: t0.addingTimeInterval(61)) == nil)  // idle
+        let stats = pool.stats
+        #expect(stats.hits == 1 && stats.misses == 3 && stats.evictions == 3 && stats.size == 0)
+    }
+}
