@@ -77,7 +77,7 @@ public struct AuthController: Sendable {
     @Sendable func me(request: Request, context: GatewayContext) async throws -> Response {
         let claims = try context.requireClaims()
         let session = try await service.session(for: claims)
-        let body = #"{"user":\#(Self.userJSON(session.user)),"session":\#(Self.sessionJSON(session))}"#
+        let body = #"{"user":\#(session.user.json),"session":\#(Self.sessionJSON(session))}"#
         return json(body)
     }
 
@@ -156,15 +156,6 @@ public struct AuthController: Sendable {
         Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-
-    static func userJSON(_ user: UserProfile) -> String {
-        let upstreamID: String =
-            switch user.upstreamID {
-            case .number(let n): String(n)
-            case .string(let s): GatewayError.jsonString(s)
-            }
-        return UserProfile.json(user, upstreamID: upstreamID)
     }
 
     static func sessionJSON(_ session: SessionRecord) -> String {
