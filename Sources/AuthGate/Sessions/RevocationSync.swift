@@ -34,7 +34,8 @@ public struct RevocationSync: Service {
     }
 
     private func loop() async throws {
-        var cursor: Date?
+        // Carry on from the start-up load (beforeServerStarts) rather than reloading everything.
+        var cursor = view.lastSync
         var failing = false
         while !Task.isCancelled {
             do {
