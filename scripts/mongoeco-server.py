@@ -141,6 +141,10 @@ async def serve(args: argparse.Namespace) -> None:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # A launcher may hand us a blocked signal mask (swift test's worker threads
+    # block everything, and posix_spawn keeps the mask), which would make
+    # SIGTERM never arrive; unblock the two we stop on.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 

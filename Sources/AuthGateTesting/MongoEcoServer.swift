@@ -42,11 +42,23 @@ public final class MongoEcoServer: @unchecked Sendable {
         throw TestSetupError("mongoeco did not start")
     }
 
-    public func stop() {
+    /// SIGTERM, so mongoeco closes its SQLite file cleanly; SIGKILL if it has not exited in 5 s.
+    /// Polls instead of waitUntilExit, which would block a cooperative thread.
+    public func stop() async {
         guard let process else { return }
-        process.terminate()
-        process.waitUntilExit()
         self.process = nil
+        process.terminate()
+        for _ in 0..<50 where process.isRunning {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    /// For `defer` blocks, which cannot await: kills at once.
+    public func killNow() {
+        guard let process else { return }
+        self.process = nil
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     static func freePort() throws -> Int {

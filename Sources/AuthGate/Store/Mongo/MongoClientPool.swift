@@ -3,13 +3,33 @@
 // pool, so a pop can never wait on a client held by a suspended task.
 import CMongoC
 public import Foundation
+import Logging
 
 /// `@unchecked Sendable`: mongoc_client_pool_t is thread-safe; `pool` is written only in init and close().
 final class MongoClientPool: @unchecked Sendable {
     static let initialized: Bool = {
         mongoc_init()
+        // libmongoc prints to stderr by default, DEBUG included; route it through swift-log.
+        mongoc_log_set_handler({ level, domain, message, _ in
+            MongoClientPool.forward(level: level, domain: domain, message: message)
+        }, nil)
         return true
     }()
+
+    private static let mongocLogger = Logger(label: "authgate.mongoc")
+
+    private static func forward(level: mongoc_log_level_t, domain: UnsafePointer<CChar>?, message: UnsafePointer<CChar>?) {
+        let swiftLevel: Logger.Level = switch level {
+        case MONGOC_LOG_LEVEL_ERROR, MONGOC_LOG_LEVEL_CRITICAL: .error
+        case MONGOC_LOG_LEVEL_WARNING: .warning
+        case MONGOC_LOG_LEVEL_MESSAGE, MONGOC_LOG_LEVEL_INFO: .info
+        case MONGOC_LOG_LEVEL_DEBUG: .debug
+        default: .trace
+        }
+        guard mongocLogger.logLevel <= swiftLevel else { return }
+        let text = message.map { String(cString: $0) } ?? ""
+        mongocLogger.log(level: swiftLevel, "\(text)", metadata: ["domain": "\(domain.map { String(cString: $0) } ?? "")"])
+    }
 
     private var pool: OpaquePointer?
     let databaseName: String
