@@ -202,14 +202,7 @@ func login(_ gateway: TestGateway, _ username: String = "alice", _ password: Str
             let access = try #require(try await login(first).json["access_token"] as? String)
             #expect(try await second.client.get("/auth/verify", bearer: access).status == 200)
             #expect(try await first.client.send("POST", "/auth/logout", headers: ["Authorization": "Bearer \(access)"]).status == 204)
-            let deadline = Date().addingTimeInterval(1)
-            var status = 0
-            repeat {
-                status = try await second.client.get("/auth/verify", bearer: access).status
-                if status == 401 { break }
-                try await Task.sleep(for: .milliseconds(50))
-            } while Date() < deadline
-            #expect(status == 401)
+            #expect(try await statusWithin(1, becomes: 401) { try await second.client.get("/auth/verify", bearer: access).status } == 401)
         }
     }
 }

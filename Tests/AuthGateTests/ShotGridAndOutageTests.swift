@@ -117,8 +117,9 @@ func withShotGridGateway(
 }
 
 @Suite struct MongoOutageTests {
-    /// MongoDB stopped: login and refresh answer 503, verify keeps working on the last view; once
-    /// it is back the same process serves logins again and the earlier session is intact.
+    /// MongoDB stopped: login and refresh answer 503, verify keeps working on the last view for the
+    /// fail-static window and answers 503 after it; once MongoDB is back the same process serves
+    /// again and the earlier session is intact.
     @Test
     func mongoOutageAnswers503AndRecovers() async throws {
         guard try MongoEcoServer.available() != nil else { return }
@@ -128,6 +129,7 @@ func withShotGridGateway(
         defer { mongo.killNow() }
         var config = GatewayConfig.forTest(store: mongo.uri, directory: directory)
         config.storeTimeout = 1
+        config.storeFailStatic = 3
         let gateway = try await TestGateway.start(config)
         do {
             let hash = try await PasswordHasher().hash(Secret("correct-horse-1"))
@@ -139,23 +141,27 @@ func withShotGridGateway(
             let refresh = try #require(signedIn.json["refresh_token"] as? String)
 
             await mongo.stop()
+            // Inside the fail-static window, verify answers from the last revocation view.
+            #expect(try await gateway.client.get("/auth/verify", bearer: access).status == 200)
+            let degraded = try await gateway.client.get("/readyz")
+            #expect(degraded.status == 200 && degraded.json["status"] as? String == "degraded")
             let during = try await login(gateway)
             #expect(during.status == 503 && during.errorCode == "store_unavailable")
             // A refresh that cannot reach the store must not be mistaken for a bad token.
             let refreshDuring = try await gateway.client.postJSON("/auth/refresh", ["refresh_token": refresh])
             #expect(refreshDuring.status == 503 && refreshDuring.errorCode == "store_unavailable")
-            #expect(try await gateway.client.get("/auth/verify", bearer: access).status == 200)  // fail static
-            let ready = try await gateway.client.get("/readyz")
-            #expect(ready.status == 200 && ready.json["status"] as? String == "degraded")
+
+            // Past the window the view may be missing revocations: verify and readiness answer 503.
+            #expect(try await statusWithin(10, becomes: 503) { try await gateway.client.get("/auth/verify", bearer: access).status } == 503)
+            let verifyLate = try await gateway.client.get("/auth/verify", bearer: access)
+            #expect(verifyLate.errorCode == "store_unavailable")
+            #expect(try await gateway.client.get("/readyz").status == 503)
 
             try await mongo.start()
-            var status = 0
-            for _ in 0..<50 {
-                status = try await login(gateway).status
-                if status == 200 { break }
-                try await Task.sleep(for: .milliseconds(200))
-            }
+            let status = try await statusWithin(10, becomes: 200) { try await login(gateway).status }
             #expect(status == 200)
+            #expect(try await gateway.client.get("/auth/verify", bearer: access).status == 200)
+            #expect(try await gateway.client.get("/readyz").json["status"] as? String == "ok")
             #expect(try await gateway.client.get("/auth/me", bearer: access).status == 200)
             // The session from before the outage is intact: its refresh token still rotates.
             let refreshAfter = try await gateway.client.postJSON("/auth/refresh", ["refresh_token": refresh])

@@ -7,14 +7,16 @@ public import ServiceLifecycle
 public struct RevocationSync: Service {
     let store: any SessionStore
     let view: RevocationView
+    let pool: UpstreamPool
     let interval: TimeInterval
     let logger: Logger
     /// Overlap between polls: covers clock skew between instances and writes still in flight.
     static let overlap: TimeInterval = 5
 
-    public init(store: any SessionStore, view: RevocationView, interval: TimeInterval, logger: Logger) {
+    public init(store: any SessionStore, view: RevocationView, pool: UpstreamPool, interval: TimeInterval, logger: Logger) {
         self.store = store
         self.view = view
+        self.pool = pool
         self.interval = interval
         self.logger = logger
     }
@@ -25,7 +27,9 @@ public struct RevocationSync: Service {
         let started = Date()
         let since = cursor.map { $0.addingTimeInterval(-Self.overlap) } ?? Date(timeIntervalSince1970: 0)
         let batch = try await store.revocations(since: since, now: started)
-        view.apply(batch, syncedAt: started)
+        // A session revoked elsewhere (another instance, the CLI) leaves this instance's pool too,
+        // so its upstream token does not stay in memory.
+        for sessionID in view.apply(batch, syncedAt: started) { pool.evict(sessionID) }
         return started
     }
 

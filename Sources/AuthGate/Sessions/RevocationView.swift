@@ -22,15 +22,21 @@ public final class RevocationView: Sendable {
     func addToken(_ jti: String, expiresAt: Date) { state.withLockedValue { $0.tokens[jti] = expiresAt } }
 
     /// Merges what the store reported and prunes what has expired (its tokens cannot verify anyway).
-    func apply(_ batch: RevocationBatch, syncedAt: Date) {
+    /// Returns the sessions this view had not seen revoked before.
+    @discardableResult
+    func apply(_ batch: RevocationBatch, syncedAt: Date) -> [String] {
         state.withLockedValue { state in
-            for entry in batch.sessions { state.sessions[entry.id] = entry.expiresAt }
+            var newlyRevoked: [String] = []
+            for entry in batch.sessions {
+                if state.sessions.updateValue(entry.expiresAt, forKey: entry.id) == nil { newlyRevoked.append(entry.id) }
+            }
             for entry in batch.tokens { state.tokens[entry.jti] = entry.expiresAt }
             // Keep entries a little past expiry: an access token may outlive its session by the skew.
             let horizon = syncedAt.addingTimeInterval(-JWTCodec.clockSkew - 60)
             state.sessions = state.sessions.filter { $0.value > horizon }
             state.tokens = state.tokens.filter { $0.value > horizon }
             state.lastSync = syncedAt
+            return newlyRevoked
         }
     }
 

@@ -1,0 +1,143 @@
+// OperatorCLITests: the real `authgate` binary against a running gateway's store, on both
+// stores: users, sessions and tokens commands, their effect on the running server within 1 s,
+// their JSON, and the contract's exit codes (0 done, 1 not found, 2 usage, 3 store unreachable).
+@testable import AuthGate
+import AuthGateTesting
+import Foundation
+import Testing
+
+extension TestGateway {
+    /// The CLI pointed at this gateway's store and key ring, as an operator on its host would run it.
+    var cli: OperatorCLI { OperatorCLI(store: config.store, keysPath: config.keysPath) }
+}
+
+/// The jti claim of an access token (the payload is not verified here: the server issued it).
+func jti(of accessToken: String) throws -> String {
+    let payload = try #require(Base64URL.decode(accessToken.split(separator: ".")[1]))
+    let claims = try #require(try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])
+    return try #require(claims["jti"] as? String)
+}
+
+@Suite struct OperatorCLITests {
+    @Test(arguments: TestStoreKind.allCases)
+    func usersAddListRemove(_ kind: TestStoreKind) async throws {
+        try await withGateway(kind) { gateway in
+            let cli = gateway.cli
+            let added = try await cli.run(["users", "add", "carol", "--email", "carol@example.com", "--name", "Carol C", "--password-stdin"], stdin: "carol-password-1\n")
+            #expect(added.status == 0, "\(added)")
+            #expect(!added.stdout.contains("carol-password-1") && !added.stderr.contains("carol-password-1"))
+
+            let signedIn = try await login(gateway, "carol", "carol-password-1")
+            #expect(signedIn.status == 200)
+            #expect((signedIn.json["user"] as? [String: Any])?["email"] as? String == "carol@example.com")
+            let access = try #require(signedIn.json["access_token"] as? String)
+
+            let listed = try await cli.run(["users", "list", "--json"])
+            #expect(listed.status == 0)
+            #expect(Set(listed.jsonArray.compactMap { $0["login"] as? String }) == ["alice", "carol"])
+            #expect(!listed.stdout.contains("argon2"))  // never the hash
+
+            #expect(try await cli.run(["users", "add", "carol", "--password-stdin"], stdin: "another-pass-1\n").status == 2)
+            #expect(try await cli.run(["users", "add", "dave", "--password-stdin"], stdin: "short\n").status == 2)
+            #expect(try await cli.run(["users", "add", "dave"]).status == 2)  // stdin is no terminal
+
+            // Removing a user revokes their sessions on the running server.
+            let removed = try await cli.run(["users", "remove", "carol"])
+            #expect(removed.status == 0, "\(removed)")
+            #expect(try await statusWithin(1, becomes: 401) { try await gateway.client.get("/auth/me", bearer: access).status } == 401)
+            #expect(try await login(gateway, "carol", "carol-password-1").status == 401)
+            #expect(try await cli.run(["users", "remove", "carol"]).status == 1)
+        }
+    }
+
+    @Test(arguments: TestStoreKind.allCases)
+    func sessionsListAndRevoke(_ kind: TestStoreKind) async throws {
+        try await withGateway(kind) { gateway in
+            let cli = gateway.cli
+            let first = try await login(gateway).json, second = try await login(gateway).json
+            let firstID = try #require(first["session_id"] as? String), secondID = try #require(second["session_id"] as? String)
+            let firstAccess = try #require(first["access_token"] as? String), secondAccess = try #require(second["access_token"] as? String)
+
+            let listed = try await cli.run(["sessions", "list", "--user", "alice", "--json"])
+            #expect(listed.status == 0, "\(listed)")
+            #expect(Set(listed.jsonArray.compactMap { $0["id"] as? String }) == [firstID, secondID])
+            let entry = try #require(listed.jsonArray.first)
+            #expect(Set(entry.keys) == ["id", "user", "created_at", "last_seen_at", "expires_at", "client_ip", "user_agent"])
+            #expect((entry["user"] as? [String: Any])?["login"] as? String == "alice")
+            #expect(!listed.stdout.contains(first["refresh_token"] as? String ?? "-"))
+            #expect(try await cli.run(["sessions", "list", "--user", "nobody", "--json"]).jsonArray.isEmpty)
+            #expect(try await cli.run(["sessions", "list"]).stdout.contains(firstID))
+
+            #expect(try await cli.run(["sessions", "revoke", firstID]).status == 0)
+            #expect(try await statusWithin(1, becomes: 401) { try await gateway.client.get("/auth/verify", bearer: firstAccess).status } == 401)
+            #expect(try await gateway.client.get("/auth/verify", bearer: secondAccess).status == 200)
+            #expect(try await gateway.client.postJSON("/auth/refresh", ["refresh_token": first["refresh_token"] as? String ?? ""]).status == 401)
+            #expect(try await cli.run(["sessions", "revoke", firstID]).status == 1)
+
+            #expect(try await cli.run(["sessions", "revoke", "--user", "alice"]).status == 0)
+            #expect(try await statusWithin(1, becomes: 401) { try await gateway.client.get("/auth/verify", bearer: secondAccess).status } == 401)
+            #expect(try await cli.run(["sessions", "revoke", "--user", "alice"]).status == 1)
+            #expect(try await cli.run(["sessions", "revoke"]).status == 2)
+            #expect(try await cli.run(["sessions", "revoke", firstID, "--user", "alice"]).status == 2)
+        }
+    }
+
+    /// `tokens revoke` blocks one access token; its session lives on and refreshes.
+    @Test(arguments: TestStoreKind.allCases)
+    func tokensRevokeBlocksOneToken(_ kind: TestStoreKind) async throws {
+        try await withGateway(kind) { gateway in
+            let signedIn = try await login(gateway).json
+            let access = try #require(signedIn["access_token"] as? String)
+            let revoked = try await gateway.cli.run(["tokens", "revoke", try jti(of: access)])
+            #expect(revoked.status == 0, "\(revoked)")
+            #expect(try await statusWithin(1, becomes: 401) { try await gateway.client.get("/auth/verify", bearer: access).status } == 401)
+            let refreshed = try await gateway.client.postJSON("/auth/refresh", ["refresh_token": signedIn["refresh_token"] as? String ?? ""])
+            #expect(refreshed.status == 200)
+            #expect(try await gateway.client.get("/auth/me", bearer: refreshed.json["access_token"] as? String).status == 200)
+        }
+    }
+
+    /// A session revoked from the CLI also leaves the running server's upstream pool.
+    @Test(arguments: TestStoreKind.allCases)
+    func revokedSessionLeavesTheUpstreamPool(_ kind: TestStoreKind) async throws {
+        try await withShotGridGateway(kind) { gateway, _ in
+            let signedIn = try await gateway.client.postJSON("/auth/login", ["username": "alice", "password": "wonderland-pass"])
+            let sessionID = try #require(signedIn.json["session_id"] as? String)
+            #expect(gateway.components.pool.stats.size == 1)
+            #expect(try await gateway.cli.run(["sessions", "revoke", sessionID]).status == 0)
+            #expect(try await statusWithin(1, becomes: 0) { gateway.components.pool.stats.size } == 0)
+        }
+    }
+
+    @Test func storeUnreachableExits3() async throws {
+        let directory = try TestEnvironment.temporaryDirectory()
+        let closedPort = try MongoEcoServer(directory: directory).port  // free, so nothing listens
+        let mongo = OperatorCLI(store: "mongodb://127.0.0.1:\(closedPort)/authgate", keysPath: directory + "/keys.json", settings: ["AUTHGATE_STORE_TIMEOUT": "1"])
+        let listed = try await mongo.run(["sessions", "list"])
+        #expect(listed.status == 3, "\(listed)")
+        let sqlite = OperatorCLI(store: "sqlite:\(directory)/missing/dir/authgate.db", keysPath: directory + "/keys.json")
+        #expect(try await sqlite.run(["sessions", "revoke", "some-id"]).status == 3)
+    }
+
+    @Test func migrateKeysAndUsage() async throws {
+        let directory = try TestEnvironment.temporaryDirectory()
+        let keys = directory + "/ring.json"
+        let cli = OperatorCLI(store: "sqlite:\(directory)/authgate.db", keysPath: keys)
+        #expect(try await cli.run(["migrate"]).status == 0)
+        #expect(try await cli.run(["migrate"]).status == 0)  // idempotent
+
+        #expect(try await cli.run(["keys", "rotate"]).status == 1)  // no ring yet
+        #expect(try await cli.run(["keys", "init"]).status == 0)
+        let mode = try FileManager.default.attributesOfItem(atPath: keys)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try await cli.run(["keys", "init"]).status == 2)  // never overwrites a ring
+        let before = try KeyRingFile.load(path: keys)
+        #expect(try await cli.run(["keys", "rotate"]).status == 0)
+        let after = try KeyRingFile.load(path: keys)
+        #expect(after.activeSigningKeyID != before.activeSigningKeyID)
+        #expect(after.signingKeys.count == before.signingKeys.count + 1)  // old keys still verify
+
+        #expect(try await cli.run(["no-such-command"]).status == 2)
+        #expect(try await cli.run(["sessions", "list", "--no-such-flag"]).status == 2)
+    }
+}
