@@ -36,6 +36,14 @@ func printJSON(_ value: some Encodable) throws {
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
+/// Columns as wide as their longest cell, so whole ids can be copied from the output.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+    for row in [header] + rows {
+        print(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+    }
+}
+
 struct SessionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sessions", abstract: "List and revoke sessions.", subcommands: [List.self, Revoke.self])
 
@@ -61,10 +69,9 @@ struct SessionsCommand: AsyncParsableCommand {
                 Listed(id: $0.id, user: $0.user, created_at: $0.createdAt, last_seen_at: $0.lastSeenAt, expires_at: $0.expiresAt, client_ip: $0.clientIP, user_agent: $0.userAgent)
             }
             if json { return try printJSON(listed) }
-            print("ID                      LOGIN                CREATED               LAST SEEN             CLIENT")
-            for s in listed {
-                print("\(s.id.padding(toLength: 24, withPad: " ", startingAt: 0))\(s.user.login.padding(toLength: 21, withPad: " ", startingAt: 0))\(s.created_at.ISO8601Format())  \(s.last_seen_at.ISO8601Format())  \(s.client_ip)")
-            }
+            printTable(
+                ["ID", "LOGIN", "CREATED", "LAST SEEN", "CLIENT"],
+                listed.map { [$0.id, $0.user.login, $0.created_at.ISO8601Format(), $0.last_seen_at.ISO8601Format(), $0.client_ip] })
         }
     }
 
@@ -177,7 +184,7 @@ struct UsersCommand: AsyncParsableCommand {
             }
             let listed = users.map { Listed(id: $0.id, login: $0.login, email: $0.email, name: $0.name, created_at: $0.createdAt) }
             if json { return try printJSON(listed) }
-            for user in listed { print("\(user.login)\t\(user.email)\t\(user.name)") }
+            printTable(["LOGIN", "EMAIL", "NAME", "CREATED"], listed.map { [$0.login, $0.email, $0.name, $0.created_at.ISO8601Format()] })
         }
     }
 }
@@ -200,7 +207,7 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Rotate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add new active keys; old keys still verify and open. Restart servers to sign with the new key.")
+        static let configuration = CommandConfiguration(abstract: "Add new active keys; old keys still verify and open. Running servers take them up within a second.")
         @OptionGroup var options: SettingsOptions
 
         func run() async throws {

@@ -81,6 +81,14 @@ import Testing
     }
 
     /// Any standard JWT library given the key must verify our tokens: PyJWT, from scripts/test's venv.
+    /// Ids are pasted into `authgate sessions revoke ID`: never a leading "-" that reads as an option.
+    @Test func identifiersAreHexAndUnique() {
+        let ids = (0..<2000).map { _ in Identifier.random() }
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { $0.utf8.count == 32 && $0.allSatisfy(\.isHexDigit) && $0 == $0.lowercased() })
+        #expect(Sodium.hex([0x00, 0x7f, 0xff]) == "007fff")
+    }
+
     @Test func pyJWTVerifiesOurTokens() throws {
         guard let python = ProcessInfo.processInfo.environment["AUTHGATE_TEST_PYTHON"] else {
             if TestEnvironment.isCI { Issue.record("AUTHGATE_TEST_PYTHON not set") }

@@ -25,7 +25,7 @@ public enum Gateway {
         var app = Application(
             router: buildRouter(components),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "authgate"),
-            services: [ShutdownService(components: components), sync, PoolSweeper(pool: components.pool)],
+            services: [ShutdownService(components: components), sync, PoolSweeper(pool: components.pool), components.keyReloader],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: components.logger)
         app.beforeServerStarts {

@@ -6,7 +6,8 @@ public import Prometheus
 
 public final class GatewayComponents: Sendable {
     public let config: GatewayConfig
-    public let keys: KeyRing
+    public let keys: LiveKeyRing
+    public let keyReloader: KeyRingReloader
     public let store: any SessionStore
     public let provider: any IdentityProvider
     public let pool: UpstreamPool
@@ -17,7 +18,8 @@ public final class GatewayComponents: Sendable {
 
     public init(config: GatewayConfig, keys: KeyRing, logger: Logger, registry: PrometheusCollectorRegistry = .init()) async throws {
         self.config = config
-        self.keys = keys
+        self.keys = LiveKeyRing(keys)
+        keyReloader = KeyRingReloader(config: config, ring: self.keys, logger: logger)
         self.logger = logger
         self.registry = registry
         store = try Self.openStore(config)
@@ -27,7 +29,7 @@ public final class GatewayComponents: Sendable {
             switch config.provider {
             case "shotgrid":
                 provider = ShotGridProvider(
-                    baseURL: config.shotgridURL ?? "", timeout: config.upstreamTimeout, pool: pool, sealer: Sealer(keys: keys))
+                    baseURL: config.shotgridURL ?? "", timeout: config.upstreamTimeout, pool: pool, sealer: Sealer(ring: self.keys))
             default:
                 provider = try await LocalProvider(store: store, hasher: PasswordHasher())
             }
@@ -36,7 +38,8 @@ public final class GatewayComponents: Sendable {
             throw error
         }
         service = SessionService(
-            config: config, store: store, provider: provider, keys: keys, pool: pool, revocations: revocations, logger: logger)
+            config: config, store: store, provider: provider, keys: self.keys, keyReloader: keyReloader, pool: pool,
+            revocations: revocations, logger: logger)
     }
 
     public static func openStore(_ config: GatewayConfig) throws -> any SessionStore {

@@ -29,6 +29,8 @@ public struct GatewayConfig: Sendable {
     public var trustedProxies: [String] = []
     /// How often each instance reads new revocations from the store.
     public var revocationPollInterval: TimeInterval = 0.25
+    /// How often each instance checks the key ring file for a rotation.
+    public var keyReloadInterval: TimeInterval = 1
     public var logLevel = "info"
 
     public init() {}

@@ -32,7 +32,15 @@ public enum Sodium {
     }
 
     public static func sha256Hex(_ text: String) -> String {
-        sha256(Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        hex(sha256(Array(text.utf8)))
+    }
+
+    /// Lowercase hex (sodium_bin2hex runs in constant time, so it may encode secrets too).
+    public static func hex(_ bytes: some Collection<UInt8>) -> String {
+        let bytes = Array(bytes)
+        var text = [CChar](repeating: 0, count: bytes.count * 2 + 1)
+        _ = sodium_bin2hex(&text, text.count, bytes, bytes.count)
+        return String(decoding: text.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Overwrites a buffer that held key material before it is released.

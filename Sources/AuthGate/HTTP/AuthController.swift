@@ -58,7 +58,7 @@ public struct AuthController: Sendable {
         let body = try await RequestBody.collect(request)
         if let header = request.headers[.authorization] {
             // An expired token still ends its session: signature, issuer and audience are checked.
-            let claims = try service.authenticate(bearer: try BearerTokenAuthenticator.token(from: header), ignoringExpiry: true)
+            let claims = try await service.authenticate(bearer: try BearerTokenAuthenticator.token(from: header), ignoringExpiry: true)
             try await service.logout(claims: claims)
         } else if body.readableBytes > 0 {
             guard try RequestBody.mediaKind(request) == .json else { throw GatewayError.unsupportedMediaType }

@@ -12,7 +12,7 @@ public struct BearerTokenAuthenticator: AuthenticatorMiddleware {
 
     public func authenticate(request: Request, context: GatewayContext) async throws -> AccessClaims? {
         guard let header = request.headers[.authorization] else { return nil }
-        return try service.authenticate(bearer: try BearerTokenAuthenticator.token(from: header))
+        return try await service.authenticate(bearer: try BearerTokenAuthenticator.token(from: header))
     }
 
     /// The token of an `Authorization: Bearer` header; the scheme is case-insensitive (RFC 7235).

@@ -59,7 +59,7 @@ public struct KeyRing: Sendable {
     }
 
     static func newKeyID() -> String {
-        Sodium.randomBytes(6).map { String(format: "%02x", $0) }.joined()
+        Sodium.hex(Sodium.randomBytes(6))
     }
 }
 

@@ -115,6 +115,6 @@ public enum KeyRingFile {
 
     /// A public id for a key: a hash prefix, which reveals nothing usable about the key.
     private static func derivedID(_ key: [UInt8]) -> String {
-        Sodium.sha256(Array("authgate-key-id:".utf8) + key).prefix(6).map { String(format: "%02x", $0) }.joined()
+        Sodium.hex(Sodium.sha256(Array("authgate-key-id:".utf8) + key).prefix(6))
     }
 }

@@ -10,9 +10,13 @@ public enum SealingError: Error, Equatable {
 }
 
 public struct Sealer: Sendable {
-    public let keys: KeyRing
+    public let ring: LiveKeyRing
 
-    public init(keys: KeyRing) { self.keys = keys }
+    public var keys: KeyRing { ring.current }
+
+    public init(ring: LiveKeyRing) { self.ring = ring }
+
+    public init(keys: KeyRing) { self.init(ring: LiveKeyRing(keys)) }
 
     public func seal(_ plaintext: [UInt8], associatedData: String) -> SealedBox {
         _ = Sodium.initialized

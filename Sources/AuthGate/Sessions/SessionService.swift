@@ -16,17 +16,19 @@ public final class SessionService: Sendable {
     public let sealer: Sealer
     public let pool: UpstreamPool
     public let revocations: RevocationView
+    let keyReloader: KeyRingReloader?
     let logger: Logger
 
     public init(
-        config: GatewayConfig, store: any SessionStore, provider: any IdentityProvider, keys: KeyRing, pool: UpstreamPool,
-        revocations: RevocationView, logger: Logger
+        config: GatewayConfig, store: any SessionStore, provider: any IdentityProvider, keys: LiveKeyRing,
+        keyReloader: KeyRingReloader? = nil, pool: UpstreamPool, revocations: RevocationView, logger: Logger
     ) {
         self.config = config
         self.store = store
         self.provider = provider
-        jwt = JWTCodec(keys: keys, issuer: config.issuer, audience: config.audience)
-        sealer = Sealer(keys: keys)
+        jwt = JWTCodec(ring: keys, issuer: config.issuer, audience: config.audience)
+        sealer = Sealer(ring: keys)
+        self.keyReloader = keyReloader
         self.pool = pool
         self.revocations = revocations
         self.logger = logger
@@ -160,14 +162,14 @@ public final class SessionService: Sendable {
     }
 
     /// Verifies a bearer token against the keys and this instance's revocation view.
-    public func authenticate(bearer: String?, now: Date = Date(), ignoringExpiry: Bool = false) throws -> AccessClaims {
+    public func authenticate(bearer: String?, now: Date = Date(), ignoringExpiry: Bool = false) async throws -> AccessClaims {
         guard let bearer, !bearer.isEmpty else { throw GatewayError.invalidToken(tokenSent: false) }
-        let claims: AccessClaims
-        do {
-            claims = try jwt.verify(bearer, now: now, ignoringExpiry: ignoringExpiry)
-        } catch {
-            throw GatewayError.invalidToken(tokenSent: true)
+        var verified = Result { () throws(JWTError) in try jwt.verify(bearer, now: now, ignoringExpiry: ignoringExpiry) }
+        // A key this server lacks may have just been rotated in by another instance.
+        if case .failure(.unknownKey) = verified, let keyReloader, await keyReloader.reloadForUnknownKey() {
+            verified = Result { () throws(JWTError) in try jwt.verify(bearer, now: now, ignoringExpiry: ignoringExpiry) }
         }
+        guard case .success(let claims) = verified else { throw GatewayError.invalidToken(tokenSent: true) }
         if !ignoringExpiry {
             // Fail static: past the window the view may miss revocations, so refuse to vouch.
             guard revocations.isFresh(now: now, failStatic: config.storeFailStatic) else { throw GatewayError.storeUnavailable }

@@ -26,14 +26,20 @@ public struct JWTCodec: Sendable {
     public static let maximumTokenBytes = 8 * 1024
     public static let clockSkew: TimeInterval = 30
 
-    public let keys: KeyRing
+    public let ring: LiveKeyRing
     public let issuer: String
     public let audience: String
 
-    public init(keys: KeyRing, issuer: String, audience: String) {
-        self.keys = keys
+    public var keys: KeyRing { ring.current }
+
+    public init(ring: LiveKeyRing, issuer: String, audience: String) {
+        self.ring = ring
         self.issuer = issuer
         self.audience = audience
+    }
+
+    public init(keys: KeyRing, issuer: String, audience: String) {
+        self.init(ring: LiveKeyRing(keys), issuer: issuer, audience: audience)
     }
 
     struct Header: Codable {

@@ -19,6 +19,8 @@ public enum RefreshToken {
 }
 
 public enum Identifier {
-    /// Random ids for sessions and JWTs: 128 bits, base64url (22 characters).
-    public static func random() -> String { Base64URL.encode(Sodium.randomBytes(16)) }
+    /// Random ids for sessions, JWTs and users: 128 bits as 32 lowercase hex digits. Not base64url:
+    /// an id starting with "-" would be read as an option by `authgate sessions revoke`, and "-"
+    /// breaks double-click selection when an operator copies an id.
+    public static func random() -> String { Sodium.hex(Sodium.randomBytes(16)) }
 }

@@ -1,0 +1,106 @@
+// KeyRingReloader: watches the key ring file and swaps a changed ring into the LiveKeyRing.
+// It polls once a second, and checks at once (throttled) when a token names a key this server
+// does not have, so a token signed by an instance that reloaded first is not refused here.
+// An unreadable or invalid file is logged and the ring in use is kept.
+public import Foundation
+public import Logging
+import NIOConcurrencyHelpers
+import NIOPosix
+public import ServiceLifecycle
+
+public final class KeyRingReloader: Service, Sendable {
+    /// What identifies one version of the file: `keys rotate` writes a new file and renames it
+    /// into place, so the inode changes even when size and mtime do not.
+    struct Fingerprint: Equatable {
+        var inode: UInt64
+        var size: Int64
+        var modified: timespec
+
+        static func == (a: Self, b: Self) -> Bool {
+            a.inode == b.inode && a.size == b.size && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
+        }
+    }
+
+    private struct State {
+        var fingerprint: Fingerprint?
+        var lastUrgentCheck = Date.distantPast
+    }
+
+    let path: String
+    let jwtSecret: Secret<String>?
+    let sealKey: Secret<String>?
+    let ring: LiveKeyRing
+    let interval: TimeInterval
+    let logger: Logger
+    private let state: NIOLockedValueBox<State>
+    /// Unknown `kid`s come from clients: at most one out-of-turn check per this interval.
+    static let urgentCheckSpacing: TimeInterval = 0.25
+
+    public init(config: GatewayConfig, ring: LiveKeyRing, logger: Logger) {
+        path = config.keysPath
+        jwtSecret = config.jwtSecret
+        sealKey = config.sealKey
+        self.ring = ring
+        interval = config.keyReloadInterval
+        self.logger = logger
+        // The ring in use came from the file as it is now; only later versions are reloaded.
+        state = NIOLockedValueBox(State(fingerprint: Self.fingerprint(path)))
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(Int(self.interval * 1000)))
+                await self.reloadIfChanged()
+            }
+        }
+    }
+
+    /// For a token whose `kid` is unknown: checks the file now unless a check ran just before.
+    /// Returns whether a new ring was swapped in.
+    func reloadForUnknownKey(now: Date = Date()) async -> Bool {
+        let due = state.withLockedValue { state in
+            guard now.timeIntervalSince(state.lastUrgentCheck) >= Self.urgentCheckSpacing else { return false }
+            state.lastUrgentCheck = now
+            return true
+        }
+        return due ? await reloadIfChanged() : false
+    }
+
+    /// Loads the file if it changed since the last load; returns whether the ring was replaced.
+    @discardableResult
+    public func reloadIfChanged() async -> Bool {
+        // stat and read are blocking file I/O: keep them off the event loops.
+        let outcome = try? await NIOThreadPool.singleton.runIfActive { [self] () -> Result<(KeyRing, Fingerprint)?, KeyRingError> in
+            guard let current = Self.fingerprint(path), current != state.withLockedValue({ $0.fingerprint }) else { return .success(nil) }
+            do throws(KeyRingError) {
+                let loaded = try KeyRingFile.load(path: path)
+                return .success((try KeyRingFile.applyOverrides(to: loaded, jwtSecret: jwtSecret, sealKey: sealKey), current))
+            } catch {
+                // Remember this version, so a broken file is reported once, not every second.
+                state.withLockedValue { $0.fingerprint = current }
+                return .failure(error)
+            }
+        }
+        switch outcome {
+        case .success(let (loaded, fingerprint)?)?:
+            ring.replace(loaded)
+            state.withLockedValue { $0.fingerprint = fingerprint }
+            logger.notice(
+                "key ring reloaded",
+                metadata: ["authgate.keys.signing": "\(loaded.activeSigningKeyID)", "authgate.keys.sealing": "\(loaded.activeSealingKeyID)"])
+            return true
+        case .failure(let error)?:
+            logger.error("key ring file changed but cannot be used; keeping the keys in use", metadata: ["error": "\(error)"])
+            return false
+        default:
+            return false
+        }
+    }
+
+    static func fingerprint(_ path: String) -> Fingerprint? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Fingerprint(inode: UInt64(info.st_ino), size: Int64(info.st_size), modified: info.st_mtim)
+    }
+}
