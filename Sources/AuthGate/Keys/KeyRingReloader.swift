@@ -12,13 +12,9 @@ public final class KeyRingReloader: Service, Sendable {
     /// What identifies one version of the file: `keys rotate` writes a new file and renames it
     /// into place, so the inode changes even when size and mtime do not.
     struct Fingerprint: Equatable {
-        var inode: UInt64
-        var size: Int64
-        var modified: timespec
-
-        static func == (a: Self, b: Self) -> Bool {
-            a.inode == b.inode && a.size == b.size && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
-        }
+        var inode: Int
+        var size: Int
+        var modified: Date
     }
 
     private struct State {
@@ -99,8 +95,10 @@ public final class KeyRingReloader: Service, Sendable {
     }
 
     static func fingerprint(_ path: String) -> Fingerprint? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return Fingerprint(inode: UInt64(info.st_ino), size: Int64(info.st_size), modified: info.st_mtim)
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let inode = attributes[.systemFileNumber] as? Int, let size = attributes[.size] as? Int,
+            let modified = attributes[.modificationDate] as? Date
+        else { return nil }
+        return Fingerprint(inode: inode, size: size, modified: modified)
     }
 }
