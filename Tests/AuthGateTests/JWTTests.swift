@@ -89,6 +89,29 @@ import Testing
         #expect(Sodium.hex([0x00, 0x7f, 0xff]) == "007fff")
     }
 
+    @Test func bearerHeaderParsing() throws {
+        for header in ["Bearer abc.def", "bearer abc.def", "BEARER  abc.def \t"] {
+            #expect(try BearerTokenAuthenticator.token(from: header) == "abc.def")
+        }
+        for header in ["", "Bearer", "Bearer ", "Bearer  \t ", "Basic abc", "Bearer\u{0}abc", "Bearerabc"] {
+            #expect(throws: GatewayError.self) { try BearerTokenAuthenticator.token(from: header) }
+        }
+    }
+
+    /// Strict base64url: one spelling per byte string, no padding, no foreign characters.
+    @Test func base64URLIsStrict() {
+        for length in 0..<40 {
+            let bytes = Sodium.randomBytes(length)
+            let text = Base64URL.encode(bytes)
+            #expect(!text.contains("=") && !text.contains("+") && !text.contains("/"))
+            #expect(Base64URL.decode(text) == bytes)
+        }
+        #expect(Base64URL.decode("aQ") == [0x69])
+        for bad in ["a", "ab", "aQ==", "a+b/", "aQ.", " aQ", "aQ\n"] {  // "ab": non-zero trailing bits
+            #expect(Base64URL.decode(bad) == nil, "\(bad)")
+        }
+    }
+
     @Test func pyJWTVerifiesOurTokens() throws {
         guard let python = ProcessInfo.processInfo.environment["AUTHGATE_TEST_PYTHON"] else {
             if TestEnvironment.isCI { Issue.record("AUTHGATE_TEST_PYTHON not set") }

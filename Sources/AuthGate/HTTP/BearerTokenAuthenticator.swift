@@ -16,12 +16,23 @@ public struct BearerTokenAuthenticator: AuthenticatorMiddleware {
     }
 
     /// The token of an `Authorization: Bearer` header; the scheme is case-insensitive (RFC 7235).
+    /// Works on UTF-8 bytes: it runs on every verify, and grapheme-aware String calls cost more
+    /// than the signature check.
     static func token(from header: String) throws -> String {
-        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+        let bytes = header.utf8
+        let scheme = "bearer ".utf8
+        guard bytes.count > scheme.count, zip(bytes, scheme).allSatisfy({ asciiLowercased($0) == $1 }) else {
             throw GatewayError.invalidToken(tokenSent: !header.isEmpty)
         }
-        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
-        guard !token.isEmpty else { throw GatewayError.invalidToken(tokenSent: false) }
-        return token
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let rest = bytes.dropFirst(scheme.count)
+        guard let first = rest.firstIndex(where: { !isBlank($0) }), let last = rest.lastIndex(where: { !isBlank($0) }) else {
+            throw GatewayError.invalidToken(tokenSent: false)
+        }
+        return String(Substring(header.utf8[first...last]))
+    }
+
+    private static func asciiLowercased(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
     }
 }

@@ -1,30 +1,34 @@
 // Base64URL: the unpadded URL-safe alphabet of RFC 4648 §5, used by JWTs and opaque tokens.
-public import Foundation
+// libsodium's codec: constant time, and strict (padding, stray characters and non-zero
+// trailing bits are refused), so one token has exactly one spelling.
+import CSodium
 
 public enum Base64URL {
+    private static let variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING
+
     public static func encode<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let bytes = Array(bytes)
+        var text = [CChar](repeating: 0, count: sodium_base64_encoded_len(bytes.count, variant))
+        _ = sodium_bin2base64(&text, text.count, bytes, bytes.count, variant)
+        return String(decoding: text.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Decodes unpadded base64url; nil for any character outside the alphabet, padding included.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        var base64 = ""
-        base64.reserveCapacity(text.utf8.count + 3)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"):
-                base64.unicodeScalars.append(UnicodeScalar(byte))
-            case UInt8(ascii: "-"): base64.append("+")
-            case UInt8(ascii: "_"): base64.append("/")
-            default: return nil
+        _ = Sodium.initialized
+        var input = Array(text.utf8)  // mutable only for the pointer rebinding below
+        if input.isEmpty { return [] }
+        var output = [UInt8](repeating: 0, count: input.count * 3 / 4 + 1)
+        var length = 0
+        var end: UnsafePointer<CChar>?
+        let consumed = input.withUnsafeMutableBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { chars in
+                let rc = sodium_base642bin(&output, output.count, chars.baseAddress, chars.count, nil, &length, &end, variant)
+                return rc == 0 && end == UnsafePointer(chars.baseAddress! + chars.count)
             }
         }
-        if base64.utf8.count % 4 == 1 { return nil }
-        while base64.utf8.count % 4 != 0 { base64.append("=") }
-        return Data(base64Encoded: base64).map { [UInt8]($0) }
+        guard consumed else { return nil }
+        output.removeLast(output.count - length)
+        return output
     }
 }
