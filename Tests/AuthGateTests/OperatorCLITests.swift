@@ -137,11 +137,27 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
                 #expect(try await gateway.client.get("/auth/verify", bearer: old).status == 200)  // old keys still verify
             }
 
-            // A broken file is refused and the keys in use are kept.
-            try Data("not a key ring".utf8).write(to: URL(fileURLWithPath: first.config.keysPath))
+            // A broken file, or one others may read, is refused and the keys in use are kept.
+            let path = first.config.keysPath
+            let rotatedAgain = try KeyRingFile.load(path: path).rotated()
+            try Data("not a key ring".utf8).write(to: URL(fileURLWithPath: path))
             try await Task.sleep(for: .milliseconds(1500))
             #expect(try await first.client.get("/auth/verify", bearer: fresh).status == 200)
             #expect(try await login(first).status == 200)
+            // Made readable before it is renamed into place, so no poll sees it private.
+            try KeyRingFile.write(rotatedAgain, path: path + ".next")
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path + ".next")
+            #expect(rename(path + ".next", path) == 0)
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(try field("kid", of: try #require(try await login(first).json["access_token"] as? String), part: 0) == newKey)
+            // Fixing the mode is enough for the ring to be taken up.
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+            var kid = newKey
+            for _ in 0..<30 where kid != rotatedAgain.activeSigningKeyID {
+                try await Task.sleep(for: .milliseconds(100))
+                kid = try field("kid", of: try #require(try await login(first).json["access_token"] as? String), part: 0)
+            }
+            #expect(kid == rotatedAgain.activeSigningKeyID)
         }
     }
 

@@ -10,11 +10,13 @@ public import ServiceLifecycle
 
 public final class KeyRingReloader: Service, Sendable {
     /// What identifies one version of the file: `keys rotate` writes a new file and renames it
-    /// into place, so the inode changes even when size and mtime do not.
+    /// into place, so the inode changes even when size and mtime do not; the mode is there so
+    /// that a `chmod 600` fixing a refused file is noticed.
     struct Fingerprint: Equatable {
         var inode: Int
         var size: Int
         var modified: Date
+        var mode: Int
     }
 
     private struct State {
@@ -97,8 +99,8 @@ public final class KeyRingReloader: Service, Sendable {
     static func fingerprint(_ path: String) -> Fingerprint? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
             let inode = attributes[.systemFileNumber] as? Int, let size = attributes[.size] as? Int,
-            let modified = attributes[.modificationDate] as? Date
+            let modified = attributes[.modificationDate] as? Date, let mode = attributes[.posixPermissions] as? Int
         else { return nil }
-        return Fingerprint(inode: inode, size: size, modified: modified)
+        return Fingerprint(inode: inode, size: size, modified: modified, mode: mode)
     }
 }
