@@ -19,7 +19,7 @@ public final class MongoEcoServer: @unchecked Sendable {
 
     public init(directory: String) throws {
         self.directory = directory
-        port = try Self.freePort()
+        port = try TestEnvironment.freePort()
     }
 
     public var uri: String { "mongodb://127.0.0.1:\(port)/authgate_outage" }
@@ -59,20 +59,5 @@ public final class MongoEcoServer: @unchecked Sendable {
         guard let process else { return }
         self.process = nil
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TestSetupError("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -64,16 +64,3 @@ public struct OperatorCLI: Sendable {
             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
     }
 }
-
-/// Polls `request` until it answers `expected` or `seconds` pass; returns the last answer. For
-/// "reaches every instance within 1 s" checks.
-public func statusWithin(_ seconds: TimeInterval, becomes expected: Int, _ request: () async throws -> Int) async throws -> Int {
-    let deadline = Date().addingTimeInterval(seconds)
-    var status = 0
-    repeat {
-        status = try await request()
-        if status == expected { break }
-        try await Task.sleep(for: .milliseconds(50))
-    } while Date() < deadline
-    return status
-}

@@ -125,12 +125,8 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
             #expect(try await first.cli.run(["keys", "rotate"]).status == 0)
             let newKey = try KeyRingFile.load(path: first.config.keysPath).activeSigningKeyID
             #expect(newKey != oldKey)
-            var fresh = old
-            let deadline = Date().addingTimeInterval(3)
-            while try field("kid", of: fresh, part: 0) != newKey, Date() < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-                fresh = try #require(try await login(first).json["access_token"] as? String)
-            }
+            func newToken() async throws -> String { try #require(try await login(first).json["access_token"] as? String) }
+            let fresh = try await eventually(within: 3, until: { (try? field("kid", of: $0, part: 0)) == newKey }, newToken)
             #expect(try field("kid", of: fresh, part: 0) == newKey)
             for gateway in [first, second] {
                 #expect(try await gateway.client.get("/auth/verify", bearer: fresh).status == 200)
@@ -149,13 +145,11 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path + ".next")
             #expect(rename(path + ".next", path) == 0)
             try await Task.sleep(for: .milliseconds(1500))
-            #expect(try field("kid", of: try #require(try await login(first).json["access_token"] as? String), part: 0) == newKey)
+            #expect(try field("kid", of: try await newToken(), part: 0) == newKey)
             // Fixing the mode is enough for the ring to be taken up.
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
-            var kid = newKey
-            for _ in 0..<30 where kid != rotatedAgain.activeSigningKeyID {
-                try await Task.sleep(for: .milliseconds(100))
-                kid = try field("kid", of: try #require(try await login(first).json["access_token"] as? String), part: 0)
+            let kid = try await eventually(within: 3, until: { $0 == rotatedAgain.activeSigningKeyID }) {
+                try field("kid", of: try await newToken(), part: 0)
             }
             #expect(kid == rotatedAgain.activeSigningKeyID)
         }
@@ -163,7 +157,7 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
 
     @Test func storeUnreachableExits3() async throws {
         let directory = try TestEnvironment.temporaryDirectory()
-        let closedPort = try MongoEcoServer(directory: directory).port  // free, so nothing listens
+        let closedPort = try TestEnvironment.freePort()
         let mongo = OperatorCLI(store: "mongodb://127.0.0.1:\(closedPort)/authgate", keysPath: directory + "/keys.json", settings: ["AUTHGATE_STORE_TIMEOUT": "1"])
         let listed = try await mongo.run(["sessions", "list"])
         #expect(listed.status == 3, "\(listed)")

@@ -16,12 +16,12 @@ public enum Base64URL {
     /// Decodes unpadded base64url; nil for any character outside the alphabet, padding included.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
         _ = Sodium.initialized
-        var input = Array(text.utf8)  // mutable only for the pointer rebinding below
+        let input = Array(text.utf8)
         if input.isEmpty { return [] }
         var output = [UInt8](repeating: 0, count: input.count * 3 / 4 + 1)
         var length = 0
         var end: UnsafePointer<CChar>?
-        let consumed = input.withUnsafeMutableBufferPointer { buffer in
+        let consumed = input.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
                 let rc = sodium_base642bin(&output, output.count, chars.baseAddress, chars.count, nil, &length, &end, variant)
                 return rc == 0 && end == UnsafePointer(chars.baseAddress! + chars.count)
