@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 // Same upcoming features as Hummingbird itself: explicit existentials, explicit imports.
@@ -6,6 +6,8 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    // Our own targets build without a warning, and keep it that way (dependencies are not affected).
+    .treatAllWarnings(as: .error),
 ]
 
 let package = Package(

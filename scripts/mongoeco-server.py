@@ -7,11 +7,14 @@ tests point libmongoc at mongoeco's wire proxy instead.
 
 Usage:
   mongoeco-server.py [--host 127.0.0.1] [--port N] [--sqlite PATH] [--port-file PATH]
+                     [--exit-with-parent]
 
 --port 0 picks a free port; --port-file receives the bound port (written
 atomically, once the listener accepts connections) so callers never race on
 a half-written file. --sqlite keeps data in a SQLite file so it survives a
-restart (the default engine is in-memory). Runs until SIGTERM/SIGINT.
+restart (the default engine is in-memory). Runs until SIGTERM/SIGINT, or, with
+--exit-with-parent, until the process that started it is gone (a test process
+that shares one server between its tests and has no hook to stop it).
 
 Compatibility shim (on unless --strict): mongoeco 4.11.0 rejects BSON int64
 (and integral doubles) in command *arguments* where mongod accepts any
@@ -41,6 +44,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--sqlite", metavar="PATH", help="persist data in this SQLite file")
     parser.add_argument("--port-file", metavar="PATH", help="write the bound port here")
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the parent process exits (checked twice a second)",
+    )
     parser.add_argument(
         "--strict",
         action="store_true",
@@ -147,6 +155,17 @@ async def serve(args: argparse.Namespace) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
+    if args.exit_with_parent:
+        parent = os.getppid()
+
+        async def watch_parent() -> None:
+            # An orphan is re-parented (to init or a subreaper): the parent id changes.
+            while os.getppid() == parent:
+                await asyncio.sleep(0.5)
+            stop.set()
+
+        watcher = asyncio.ensure_future(watch_parent())  # noqa: F841 (kept alive by the loop)
 
     server = AsyncMongoEcoProxyServer(engine=engine, host=args.host, port=args.port)
     # start() connects the engine, binds and begins serving; it returns the

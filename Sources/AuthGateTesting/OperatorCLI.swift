@@ -1,6 +1,6 @@
 // OperatorCLI: runs the real `authgate` binary (built beside the test bundle by
 // `swift build --build-tests`) as an operator would, against a test's store.
-public import Foundation
+import Foundation
 
 public struct CLIResult: Sendable, CustomStringConvertible {
     public let status: Int32
@@ -46,8 +46,8 @@ public struct OperatorCLI: Sendable {
         process.environment = environment
         // Files, not pipes: a full pipe would block the child while nobody reads it.
         let outPath = directory + "/stdout", errPath = directory + "/stderr"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         let input = Pipe()

@@ -1,6 +1,6 @@
 // TestGateway: a real gateway on a free port, with its own store and key ring, for one test.
 public import AuthGate
-public import Foundation
+import Foundation
 import Hummingbird
 public import Logging
 import ServiceLifecycle
@@ -8,12 +8,19 @@ import ServiceLifecycle
 public enum TestStoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqlite, mongo
     public var description: String { rawValue }
+
+    /// The stores store-parameterized tests run on: MongoDB only where it can run (always under
+    /// CI). When it is left out, `StoreAvailabilityTests` reports it as skipped, with the reason.
+    public static var testable: [TestStoreKind] { MongoEcoServer.isAvailable ? allCases : [.sqlite] }
 }
 
 public enum TestEnvironment {
-    /// The MongoDB URI scripts/test exports; under CI a missing URI fails the test instead of skipping.
-    public static var mongoURI: String? { ProcessInfo.processInfo.environment["AUTHGATE_TEST_MONGODB_URI"] }
     public static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// The repository root, found from this file's path, for scripts and the venv.
+    public static var projectRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
 
     public static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "authgate-test-" + UUID().uuidString
@@ -21,18 +28,19 @@ public enum TestEnvironment {
         return path
     }
 
+    /// Removes a directory made by `temporaryDirectory()`.
+    public static func remove(_ directory: String) {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
     /// A store setting of the given kind, isolated for one test: a fresh SQLite file, or a fresh
-    /// MongoDB database. Returns nil when MongoDB is not configured outside CI.
-    public static func storeSetting(_ kind: TestStoreKind, directory: String) throws -> String? {
+    /// database on the shared mongoeco server.
+    public static func storeSetting(_ kind: TestStoreKind, directory: String) async throws -> String {
         switch kind {
         case .sqlite:
             return "sqlite:\(directory)/authgate.db"
         case .mongo:
-            guard let uri = mongoURI else {
-                if isCI { throw TestSetupError("AUTHGATE_TEST_MONGODB_URI is not set (scripts/test sets it)") }
-                return nil
-            }
-            return withDatabase(uri, "t_" + UUID().uuidString.prefix(8).lowercased())
+            return withDatabase(try await MongoEcoServer.sharedURI(), "t_" + UUID().uuidString.prefix(8).lowercased())
         }
     }
 
@@ -74,7 +82,6 @@ public final class TestGateway: Sendable {
     let group: ServiceGroup
     let task: Task<Void, any Error>
 
-    public var service: SessionService { components.service }
     public var config: GatewayConfig { components.config }
 
     /// Starts a gateway with `config` (listen address forced to 127.0.0.1:0) and waits until it listens.

@@ -2,7 +2,7 @@
 // exactly what a browser or proxy would get.
 public import Foundation
 #if canImport(FoundationNetworking)
-public import FoundationNetworking
+import FoundationNetworking
 #endif
 
 public struct TestResponse: Sendable {

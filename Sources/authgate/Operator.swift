@@ -3,6 +3,7 @@
 import ArgumentParser
 import AuthGate
 import Foundation
+import Logging
 
 /// Opens the store, runs `body`, closes it; store outages exit 3.
 func withStore<T>(_ options: SettingsOptions, _ body: (any SessionStore, GatewayConfig) async throws -> T) async throws -> T {
@@ -18,6 +19,9 @@ func withStore<T>(_ options: SettingsOptions, _ body: (any SessionStore, Gateway
         return result
     } catch {
         await store.close()
+        if let error = error as? SessionError, error == .storeUnavailable {
+            throw CLIExit(code: CLIExit.storeUnreachable, message: "authgate: store unreachable")
+        }
         if let error = error as? StoreError {
             switch error {
             case .unavailable: throw CLIExit(code: CLIExit.storeUnreachable, message: "authgate: store unreachable")
@@ -30,10 +34,12 @@ func withStore<T>(_ options: SettingsOptions, _ body: (any SessionStore, Gateway
 }
 
 func printJSON(_ value: some Encodable) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    encoder.dateEncodingStrategy = .iso8601
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    print(try WireJSONEncoder(prettyPrinted: true).encodeToString(value))
+}
+
+/// The revocation policies of the library, acting on the store only (no running server here).
+func revoker(_ store: any SessionStore, _ config: GatewayConfig) -> Revoker {
+    Revoker(store: store, view: nil, pool: nil, sessionMaxTTL: config.sessionMaxTTL, logger: Logger(label: "authgate.cli"))
 }
 
 /// Columns as wide as their longest cell, so whole ids can be copied from the output.
@@ -47,16 +53,6 @@ func printTable(_ header: [String], _ rows: [[String]]) {
 struct SessionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sessions", abstract: "List and revoke sessions.", subcommands: [List.self, Revoke.self])
 
-    struct Listed: Encodable {
-        var id: String
-        var user: UserProfile
-        var created_at: Date
-        var last_seen_at: Date
-        var expires_at: Date
-        var client_ip: String
-        var user_agent: String
-    }
-
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List live sessions.")
         @Option(help: "only this user's sessions (login)") var user: String?
@@ -65,9 +61,7 @@ struct SessionsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let sessions = try await withStore(options) { store, _ in try await store.sessions(user.map(SessionFilter.login) ?? .all, now: Date()) }
-            let listed = sessions.map {
-                Listed(id: $0.id, user: $0.user, created_at: $0.createdAt, last_seen_at: $0.lastSeenAt, expires_at: $0.expiresAt, client_ip: $0.clientIP, user_agent: $0.userAgent)
-            }
+            let listed = sessions.map(SessionListing.init)
             if json { return try printJSON(listed) }
             printTable(
                 ["ID", "LOGIN", "CREATED", "LAST SEEN", "CLIENT"],
@@ -86,9 +80,10 @@ struct SessionsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let revoked = try await withStore(options) { store, _ in
-                if let user { return try await store.revokeSessions(.login(user), at: Date()) }
-                return try await store.revokeSession(id: sessionID!, at: Date()) ? [sessionID!] : []
+            let revoked = try await withStore(options) { store, config in
+                let revoker = revoker(store, config)
+                if let user { return try await revoker.revokeSessions(.login(user)) }
+                return try await revoker.revokeSession(id: sessionID!) ? [sessionID!] : []
             }
             guard !revoked.isEmpty else { throw CLIExit(code: CLIExit.notFound, message: "authgate: no live session found") }
             for id in revoked { print("revoked \(id)") }
@@ -105,11 +100,7 @@ struct TokensCommand: AsyncParsableCommand {
         @OptionGroup var options: SettingsOptions
 
         func run() async throws {
-            try await withStore(options) { store, config in
-                let now = Date()
-                // The token cannot outlive the access TTL (plus skew) from now: block it that long.
-                try await store.revokeToken(RevokedToken(jti: jti, sessionID: "", revokedAt: now, expiresAt: now.addingTimeInterval(config.accessTTL + 60)))
-            }
+            try await withStore(options) { store, config in try await revoker(store, config).blockAccessToken(jti: jti) }
             print("revoked token \(jti)")
         }
     }
@@ -154,11 +145,7 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var options: SettingsOptions
 
         func run() async throws {
-            let removed = try await withStore(options) { store, _ in
-                let removed = try await store.deleteUser(login: login)
-                if removed { _ = try await store.revokeSessions(.login(login), at: Date()) }
-                return removed
-            }
+            let removed = try await withStore(options) { store, config in try await revoker(store, config).removeUser(login: login) }
             guard removed else { throw CLIExit(code: CLIExit.notFound, message: "authgate: no user \(login)") }
             print("removed user \(login)")
         }
@@ -169,20 +156,12 @@ struct UsersCommand: AsyncParsableCommand {
         @Flag(help: "print JSON") var json = false
         @OptionGroup var options: SettingsOptions
 
-        struct Listed: Encodable {
-            var id: String
-            var login: String
-            var email: String
-            var name: String
-            var created_at: Date
-        }
-
         func run() async throws {
             let users = try await withStore(options) { store, _ in
                 try await store.migrate()
                 return try await store.users()
             }
-            let listed = users.map { Listed(id: $0.id, login: $0.login, email: $0.email, name: $0.name, created_at: $0.createdAt) }
+            let listed = users.map(UserListing.init)
             if json { return try printJSON(listed) }
             printTable(["LOGIN", "EMAIL", "NAME", "CREATED"], listed.map { [$0.login, $0.email, $0.name, $0.created_at.ISO8601Format()] })
         }

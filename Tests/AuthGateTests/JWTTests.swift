@@ -94,7 +94,7 @@ import Testing
             #expect(try BearerTokenAuthenticator.token(from: header) == "abc.def")
         }
         for header in ["", "Bearer", "Bearer ", "Bearer  \t ", "Basic abc", "Bearer\u{0}abc", "Bearerabc"] {
-            #expect(throws: GatewayError.self) { try BearerTokenAuthenticator.token(from: header) }
+            #expect(throws: SessionError.self) { try BearerTokenAuthenticator.token(from: header) }
         }
     }
 

@@ -19,7 +19,7 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
 }
 
 @Suite struct OperatorCLITests {
-    @Test(arguments: TestStoreKind.allCases)
+    @Test(arguments: TestStoreKind.testable)
     func usersAddListRemove(_ kind: TestStoreKind) async throws {
         try await withGateway(kind) { gateway in
             let cli = gateway.cli
@@ -51,7 +51,7 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
         }
     }
 
-    @Test(arguments: TestStoreKind.allCases)
+    @Test(arguments: TestStoreKind.testable)
     func sessionsListAndRevoke(_ kind: TestStoreKind) async throws {
         try await withGateway(kind) { gateway in
             let cli = gateway.cli
@@ -84,7 +84,7 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
     }
 
     /// `tokens revoke` blocks one access token; its session lives on and refreshes.
-    @Test(arguments: TestStoreKind.allCases)
+    @Test(arguments: TestStoreKind.testable)
     func tokensRevokeBlocksOneToken(_ kind: TestStoreKind) async throws {
         try await withGateway(kind) { gateway in
             let signedIn = try await login(gateway).json
@@ -99,7 +99,7 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
     }
 
     /// A session revoked from the CLI also leaves the running server's upstream pool.
-    @Test(arguments: TestStoreKind.allCases)
+    @Test(arguments: TestStoreKind.testable)
     func revokedSessionLeavesTheUpstreamPool(_ kind: TestStoreKind) async throws {
         try await withShotGridGateway(kind) { gateway, _ in
             let signedIn = try await gateway.client.postJSON("/auth/login", ["username": "alice", "password": "wonderland-pass"])
@@ -118,41 +118,47 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
             var lazy = first.config
             lazy.keyReloadInterval = 3600  // reloads only when a token names an unknown key
             let second = try await TestGateway.start(lazy)
-            defer { Task { await second.stop() } }
-            let old = try #require(try await login(first).json["access_token"] as? String)
-            let oldKey = try field("kid", of: old, part: 0)
-
-            #expect(try await first.cli.run(["keys", "rotate"]).status == 0)
-            let newKey = try KeyRingFile.load(path: first.config.keysPath).activeSigningKeyID
-            #expect(newKey != oldKey)
-            func newToken() async throws -> String { try #require(try await login(first).json["access_token"] as? String) }
-            let fresh = try await eventually(within: 3, until: { (try? field("kid", of: $0, part: 0)) == newKey }, newToken)
-            #expect(try field("kid", of: fresh, part: 0) == newKey)
-            for gateway in [first, second] {
-                #expect(try await gateway.client.get("/auth/verify", bearer: fresh).status == 200)
-                #expect(try await gateway.client.get("/auth/verify", bearer: old).status == 200)  // old keys still verify
-            }
-
-            // A broken file, or one others may read, is refused and the keys in use are kept.
-            let path = first.config.keysPath
-            let rotatedAgain = try KeyRingFile.load(path: path).rotated()
-            try Data("not a key ring".utf8).write(to: URL(fileURLWithPath: path))
-            try await Task.sleep(for: .milliseconds(1500))
-            #expect(try await first.client.get("/auth/verify", bearer: fresh).status == 200)
-            #expect(try await login(first).status == 200)
-            // Made readable before it is renamed into place, so no poll sees it private.
-            try KeyRingFile.write(rotatedAgain, path: path + ".next")
-            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path + ".next")
-            #expect(rename(path + ".next", path) == 0)
-            try await Task.sleep(for: .milliseconds(1500))
-            #expect(try field("kid", of: try await newToken(), part: 0) == newKey)
-            // Fixing the mode is enough for the ring to be taken up.
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
-            let kid = try await eventually(within: 3, until: { $0 == rotatedAgain.activeSigningKeyID }) {
-                try field("kid", of: try await newToken(), part: 0)
-            }
-            #expect(kid == rotatedAgain.activeSigningKeyID)
+            try await finally({ try await rotationScenario(first, second) }, { await second.stop() })
         }
+    }
+
+    func rotationScenario(_ first: TestGateway, _ second: TestGateway) async throws {
+        let old = try #require(try await login(first).json["access_token"] as? String)
+        let oldKey = try field("kid", of: old, part: 0)
+
+        #expect(try await first.cli.run(["keys", "rotate"]).status == 0)
+        let newKey = try KeyRingFile.load(path: first.config.keysPath).activeSigningKeyID
+        #expect(newKey != oldKey)
+        func newToken() async throws -> String { try #require(try await login(first).json["access_token"] as? String) }
+        let fresh = try await eventually(within: 3, until: { (try? field("kid", of: $0, part: 0)) == newKey }, newToken)
+        #expect(try field("kid", of: fresh, part: 0) == newKey)
+        for gateway in [first, second] {
+            #expect(try await gateway.client.get("/auth/verify", bearer: fresh).status == 200)
+            #expect(try await gateway.client.get("/auth/verify", bearer: old).status == 200)  // old keys still verify
+        }
+
+        // A broken file, or one others may read, is refused and the keys in use are kept.
+        let reloader = first.components.keyReloader
+        let path = first.config.keysPath
+        let rotatedAgain = try KeyRingFile.load(path: path).rotated()
+        let refusedBefore = reloader.refusals
+        try Data("not a key ring".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try await eventually(within: 5, until: { $0 > refusedBefore }) { reloader.refusals } > refusedBefore)
+        #expect(try await first.client.get("/auth/verify", bearer: fresh).status == 200)
+        #expect(try await login(first).status == 200)
+        // Made readable before it is renamed into place, so no poll sees it private.
+        try KeyRingFile.write(rotatedAgain, path: path + ".next")
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path + ".next")
+        let refusedBeforeMode = reloader.refusals
+        #expect(rename(path + ".next", path) == 0)
+        #expect(try await eventually(within: 5, until: { $0 > refusedBeforeMode }) { reloader.refusals } > refusedBeforeMode)
+        #expect(try field("kid", of: try await newToken(), part: 0) == newKey)
+        // Fixing the mode is enough for the ring to be taken up.
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        let kid = try await eventually(within: 3, until: { $0 == rotatedAgain.activeSigningKeyID }) {
+            try field("kid", of: try await newToken(), part: 0)
+        }
+        #expect(kid == rotatedAgain.activeSigningKeyID)
     }
 
     @Test func storeUnreachableExits3() async throws {

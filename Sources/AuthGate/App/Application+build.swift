@@ -2,16 +2,21 @@
 // services, and what runs before the server accepts requests.
 public import Hummingbird
 import Foundation
-public import Logging
 import ServiceLifecycle
 
 public enum Gateway {
     public static func buildRouter(_ components: GatewayComponents) -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
+        router.add(middleware: RequestIDMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
-        HealthController(service: components.service, registry: components.registry).addRoutes(to: router)
-        AuthController(service: components.service).addRoutes(to: router.group("auth"))
+        HealthController(readiness: components.readiness, registry: components.registry).addRoutes(to: router)
+        let auth = router.group("auth")
+        AuthController(
+            login: components.loginFlow, refresh: components.refreshFlow, directory: components.directory, verifier: components.verifier,
+            origins: OriginPolicy(allowedOrigins: components.config.allowedOrigins), clientAddress: components.clientAddress
+        ).addRoutes(to: auth)
+        VerifyController(verifier: components.verifier).addRoutes(to: auth)
         return router
     }
 

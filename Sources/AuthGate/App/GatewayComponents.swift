@@ -1,6 +1,6 @@
 // GatewayComponents: the gateway's parts, built once from the configuration and shared by the
-// HTTP server and the operator CLI.
-public import Foundation
+// HTTP server, the tests and the operator CLI.
+import Foundation
 public import Logging
 public import Prometheus
 
@@ -12,7 +12,14 @@ public final class GatewayComponents: Sendable {
     public let provider: any IdentityProvider
     public let pool: UpstreamPool
     public let revocations: RevocationView
-    public let service: SessionService
+    public let verifier: AccessTokenVerifier
+    public let issuer: TokenIssuer
+    public let revoker: Revoker
+    public let loginFlow: LoginFlow
+    public let refreshFlow: RefreshFlow
+    public let directory: SessionDirectory
+    public let readiness: ReadinessProbe
+    public let clientAddress: ClientAddress
     public let registry: PrometheusCollectorRegistry
     public let logger: Logger
 
@@ -25,11 +32,11 @@ public final class GatewayComponents: Sendable {
         store = try Self.openStore(config)
         pool = UpstreamPool(capacity: config.poolSize, idleTimeout: config.poolIdle)
         revocations = RevocationView()
+        let sealer = Sealer(ring: self.keys)
         do {
             switch config.provider {
             case "shotgrid":
-                provider = ShotGridProvider(
-                    baseURL: config.shotgridURL ?? "", timeout: config.upstreamTimeout, pool: pool, sealer: Sealer(ring: self.keys))
+                provider = ShotGridProvider(baseURL: config.shotgridURL ?? "", timeout: config.upstreamTimeout, pool: pool, sealer: sealer)
             default:
                 provider = try await LocalProvider(store: store, hasher: PasswordHasher())
             }
@@ -37,9 +44,21 @@ public final class GatewayComponents: Sendable {
             await store.close()
             throw error
         }
-        service = SessionService(
-            config: config, store: store, provider: provider, keys: self.keys, keyReloader: keyReloader, pool: pool,
-            revocations: revocations, logger: logger)
+        let jwt = JWTCodec(ring: self.keys, issuer: config.issuer, audience: config.audience)
+        verifier = AccessTokenVerifier(jwt: jwt, keyReloader: keyReloader, revocations: revocations, failStatic: config.storeFailStatic)
+        issuer = TokenIssuer(jwt: jwt, accessTTL: config.accessTTL)
+        revoker = Revoker(store: store, view: revocations, pool: pool, sessionMaxTTL: config.sessionMaxTTL, logger: logger)
+        let regulator = LoginRegulator(
+            store: store, maxFailures: config.loginMaxFailures, window: config.loginWindow, ban: config.loginBan, logger: logger)
+        loginFlow = LoginFlow(
+            store: store, provider: provider, regulator: regulator, issuer: issuer, sealer: sealer, pool: pool,
+            sessionIdleTTL: config.sessionIdleTTL, sessionMaxTTL: config.sessionMaxTTL, logger: logger)
+        refreshFlow = RefreshFlow(
+            store: store, provider: provider, issuer: issuer, sealer: sealer, revoker: revoker, sessionIdleTTL: config.sessionIdleTTL,
+            logger: logger)
+        directory = SessionDirectory(store: store, revoker: revoker, logger: logger)
+        readiness = ReadinessProbe(store: store, provider: provider, revocations: revocations, failStatic: config.storeFailStatic)
+        clientAddress = ClientAddress(trustedProxies: config.trustedProxies, logger: logger)
     }
 
     public static func openStore(_ config: GatewayConfig) throws -> any SessionStore {

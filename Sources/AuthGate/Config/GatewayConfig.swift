@@ -25,8 +25,12 @@ public struct GatewayConfig: Sendable {
     public var sealKey: Secret<String>?
     /// Origins allowed on cookie-authenticated requests, besides the gateway's own.
     public var allowedOrigins: [String] = []
-    /// Peers whose X-Forwarded-For is believed (the reverse proxy in front), by IP.
-    public var trustedProxies: [String] = []
+    /// Peers whose X-Forwarded-For is believed (the reverse proxy in front): addresses or CIDR ranges.
+    public var trustedProxies: [IPNetwork] = []
+    /// A client connection idle (or still sending its headers) this long is closed.
+    public var idleTimeout: TimeInterval = 60
+    /// `text` or `json` (one JSON object per line).
+    public var logFormat = "text"
     /// How often each instance reads new revocations from the store.
     public var revocationPollInterval: TimeInterval = 0.25
     /// How often each instance checks the key ring file for a rotation.

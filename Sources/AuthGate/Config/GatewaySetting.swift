@@ -1,6 +1,6 @@
 // GatewaySetting: the one table of settings: each has one name, used as the YAML key, the flag
 // (--name) and the environment variable (AUTHGATE_NAME).
-public import Configuration
+import Configuration
 public import Foundation
 import SystemPackage
 
@@ -49,8 +49,18 @@ public struct GatewaySetting: Sendable {
         .init(name: "allowed-origins", kind: .list, help: "comma-separated origins allowed on cookie requests besides the gateway's own") { c, v in
             c.allowedOrigins = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         },
-        .init(name: "trusted-proxies", kind: .list, help: "comma-separated proxy IPs whose X-Forwarded-For is believed") { c, v in
-            c.trustedProxies = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        .init(name: "trusted-proxies", kind: .list, help: "comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For is believed") { c, v throws(ConfigError) in
+            var networks: [IPNetwork] = []
+            for entry in v.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+                guard let network = IPNetwork(entry) else { throw ConfigError(setting: "trusted-proxies", message: "\(entry) is not an address or CIDR range") }
+                networks.append(network)
+            }
+            c.trustedProxies = networks
+        },
+        .init(name: "idle-timeout", kind: .seconds, help: "close a client connection idle or sending headers this long, seconds (60)") { c, v throws(ConfigError) in c.idleTimeout = try seconds(v, "idle-timeout") },
+        .init(name: "log-format", kind: .string, help: "log format: text or json (text)") { c, v throws(ConfigError) in
+            guard v == "text" || v == "json" else { throw ConfigError(setting: "log-format", message: "must be text or json") }
+            c.logFormat = v
         },
         .init(name: "log-level", kind: .string, help: "trace, debug, info, notice, warning, error, critical (info)") { c, v in c.logLevel = v },
     ]

@@ -1,6 +1,6 @@
 // Sodium: the libsodium calls authgate makes (randomness, constant-time compare, SHA-256).
 import CSodium
-public import Foundation
+import Foundation
 
 public enum Sodium {
     /// `sodium_init` must run once before any other call; a static let runs it exactly once.

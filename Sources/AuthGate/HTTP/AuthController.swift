@@ -1,177 +1,123 @@
-// AuthController: the /auth routes of the contract, translating HTTP to SessionService calls.
+// AuthController: the /auth routes of the contract: HTTP in, the session flows, HTTP out.
 public import Hummingbird
 import HTTPTypes
 import Foundation
-import NIOCore
 
 public struct AuthController: Sendable {
-    let service: SessionService
+    let login: LoginFlow
+    let refresh: RefreshFlow
+    let directory: SessionDirectory
+    let verifier: AccessTokenVerifier
+    let origins: OriginPolicy
+    let clientAddress: ClientAddress
 
-    public init(service: SessionService) { self.service = service }
+    public init(
+        login: LoginFlow, refresh: RefreshFlow, directory: SessionDirectory, verifier: AccessTokenVerifier, origins: OriginPolicy,
+        clientAddress: ClientAddress
+    ) {
+        self.login = login
+        self.refresh = refresh
+        self.directory = directory
+        self.verifier = verifier
+        self.origins = origins
+        self.clientAddress = clientAddress
+    }
 
     public func addRoutes(to group: RouterGroup<GatewayContext>) {
         group.post("login", use: login)
         group.post("refresh", use: refresh)
         group.post("logout", use: logout)
-        let authenticated = group.group().add(middleware: BearerTokenAuthenticator(service: service))
+        let authenticated = group.group().add(middleware: BearerTokenAuthenticator(verifier: verifier))
         authenticated.get("me", use: me)
         authenticated.post("logout-all", use: logoutAll)
         authenticated.get("sessions", use: listSessions)
         authenticated.delete("sessions/{id}", use: deleteSession)
-        authenticated.get("verify", use: verify)
-        authenticated.head("verify", use: verify)
     }
 
     // MARK: Handlers
 
     @Sendable func login(request: Request, context: GatewayContext) async throws -> Response {
-        let kind = try RequestBody.mediaKind(request)
-        let fields = try RequestBody.fields(try await RequestBody.collect(request), kind: kind)
-        guard let username = fields["username"], let password = fields["password"] else {
-            throw GatewayError.invalidRequest("username and password are required")
+        // A browser login from a foreign page would sign the victim into someone else's account.
+        if let origin = request.headers[.origin], !origins.isAllowed(origin, request: request) {
+            throw SessionError.accessDenied("origin not allowed")
         }
-        let issued = try await service.login(
-            login: username, password: Secret(password), clientIP: clientIP(request, context),
+        let body = try await request.decode(as: LoginRequest.self, context: context)
+        let client = clientAddress.resolve(peer: context.peerAddress, headers: request.headers)
+        let issued = try await login.login(
+            login: body.username, password: Secret(body.password), clientIP: client?.description ?? "unknown",
             userAgent: request.headers[.userAgent] ?? "")
-        return tokenResponse(issued)
+        return try tokenResponse(issued, includeRefreshToken: true, request: request, context: context)
     }
 
     @Sendable func refresh(request: Request, context: GatewayContext) async throws -> Response {
-        let token: String
-        let body = try await RequestBody.collect(request)
+        let body = try await GatewayRequestDecoder.collect(request)
         if body.readableBytes > 0 {
-            guard try RequestBody.mediaKind(request) == .json else { throw GatewayError.unsupportedMediaType }
-            guard let fromBody = try RequestBody.fields(body, kind: .json)["refresh_token"] else {
-                throw GatewayError.invalidRequest("refresh_token is required")
-            }
-            token = fromBody
-        } else if let cookie = RefreshCookie.value(in: request) {
-            try RefreshCookie.checkCSRF(request, allowedOrigins: service.config.allowedOrigins)
-            token = cookie
-        } else {
-            throw GatewayError.invalidRequest("send refresh_token in a JSON body, or the refresh cookie")
+            guard try GatewayRequestDecoder.mediaKind(request) == .json else { throw APIError.unsupportedMediaType }
+            let token = try GatewayRequestDecoder().decode(RefreshTokenRequest.self, from: body, kind: .json).refresh_token
+            return try tokenResponse(try await refresh.refresh(refreshToken: token), includeRefreshToken: true, request: request, context: context)
         }
-        return tokenResponse(try await service.refresh(refreshToken: token))
+        guard let cookie = RefreshCookie.value(in: request) else {
+            throw SessionError.invalidRequest("send refresh_token in a JSON body, or the refresh cookie")
+        }
+        try RefreshCookie.checkCSRF(request, origins: origins)
+        // The cookie carries the new token; page scripts never see it.
+        return try tokenResponse(try await refresh.refresh(refreshToken: cookie), includeRefreshToken: false, request: request, context: context)
     }
 
     @Sendable func logout(request: Request, context: GatewayContext) async throws -> Response {
-        let body = try await RequestBody.collect(request)
+        let body = try await GatewayRequestDecoder.collect(request)
         if let header = request.headers[.authorization] {
             // An expired token still ends its session: signature, issuer and audience are checked.
-            let claims = try await service.authenticate(bearer: try BearerTokenAuthenticator.token(from: header), ignoringExpiry: true)
-            try await service.logout(claims: claims)
+            let claims = try await verifier.verify(try BearerTokenAuthenticator.token(from: header), ignoringExpiry: true)
+            try await directory.logout(claims: claims)
         } else if body.readableBytes > 0 {
-            guard try RequestBody.mediaKind(request) == .json else { throw GatewayError.unsupportedMediaType }
-            guard let token = try RequestBody.fields(body, kind: .json)["refresh_token"] else {
-                throw GatewayError.invalidRequest("refresh_token is required")
-            }
-            try await service.logout(refreshToken: token)
+            guard try GatewayRequestDecoder.mediaKind(request) == .json else { throw APIError.unsupportedMediaType }
+            let token = try GatewayRequestDecoder().decode(RefreshTokenRequest.self, from: body, kind: .json).refresh_token
+            try await directory.logout(refreshToken: token)
         } else if let cookie = RefreshCookie.value(in: request) {
-            try RefreshCookie.checkCSRF(request, allowedOrigins: service.config.allowedOrigins)
-            try await service.logout(refreshToken: cookie)
+            try RefreshCookie.checkCSRF(request, origins: origins)
+            try await directory.logout(refreshToken: cookie)
         }
         // Nothing (or nothing live) to end is still a successful logout: idempotent.
-        return Response(status: .noContent, headers: [.setCookie: RefreshCookie.clear, .cacheControl: "no-store"])
+        return Self.loggedOut
     }
 
-    @Sendable func me(request: Request, context: GatewayContext) async throws -> Response {
-        let claims = try context.requireClaims()
-        let session = try await service.session(for: claims)
-        let body = #"{"user":\#(session.user.json),"session":\#(Self.sessionJSON(session))}"#
-        return json(body)
+    @Sendable func me(request: Request, context: GatewayContext) async throws -> MeResponse {
+        let session = try await directory.session(for: try context.requireClaims())
+        return MeResponse(user: session.user, session: SessionSummary(session))
     }
 
     @Sendable func logoutAll(request: Request, context: GatewayContext) async throws -> Response {
-        let claims = try context.requireClaims()
-        try await service.logoutAll(userID: claims.sub)
-        return Response(status: .noContent, headers: [.setCookie: RefreshCookie.clear, .cacheControl: "no-store"])
+        try await directory.logoutAll(userID: try context.requireClaims().sub)
+        return Self.loggedOut
     }
 
-    @Sendable func listSessions(request: Request, context: GatewayContext) async throws -> Response {
+    @Sendable func listSessions(request: Request, context: GatewayContext) async throws -> OwnSessionsResponse {
         let claims = try context.requireClaims()
-        let sessions = try await service.sessions(userID: claims.sub)
-        let items = sessions.map { session in
-            let base = Self.sessionJSON(session).dropLast()
-            return base + #","client_ip":\#(GatewayError.jsonString(session.clientIP)),"user_agent":\#(GatewayError.jsonString(session.userAgent)),"current":\#(session.id == claims.sid)}"#
-        }
-        return json(#"{"sessions":[\#(items.joined(separator: ","))]}"#)
+        return OwnSessionsResponse(try await directory.sessions(userID: claims.sub), current: claims.sid)
     }
 
-    @Sendable func deleteSession(request: Request, context: GatewayContext) async throws -> Response {
-        let claims = try context.requireClaims()
-        let id = try context.parameters.require("id")
-        // Only the caller's own sessions: anyone else's is "not found", not "forbidden".
-        guard let session = try await service.sessions(userID: claims.sub).first(where: { $0.id == id }) else {
-            throw GatewayError.notFound
-        }
-        try await service.revoke(sessionID: session.id, expiresAt: session.expiresAt)
-        return Response(status: .noContent)
-    }
-
-    /// For nginx auth_request, Traefik ForwardAuth, Envoy ext_authz: 200 plus identity headers.
-    @Sendable func verify(request: Request, context: GatewayContext) async throws -> Response {
-        let claims = try context.requireClaims()
-        var headers: HTTPFields = [.cacheControl: "no-store"]
-        headers[Self.userIDHeader] = Self.headerValue(claims.sub)
-        headers[Self.loginHeader] = Self.headerValue(claims.login)
-        headers[Self.emailHeader] = Self.headerValue(claims.email)
-        headers[Self.nameHeader] = Self.headerValue(claims.name)
-        headers[Self.sessionHeader] = Self.headerValue(claims.sid)
-        return Response(status: .ok, headers: headers)
+    @Sendable func deleteSession(request: Request, context: GatewayContext) async throws -> HTTPResponse.Status {
+        try await directory.revoke(sessionID: try context.parameters.require("id"), ownedBy: try context.requireClaims().sub)
+        return .noContent
     }
 
     // MARK: Rendering
 
-    static let userIDHeader = HTTPField.Name("X-Authgate-User-Id")!
-    static let loginHeader = HTTPField.Name("X-Authgate-Login")!
-    static let emailHeader = HTTPField.Name("X-Authgate-Email")!
-    static let nameHeader = HTTPField.Name("X-Authgate-Name")!
-    static let sessionHeader = HTTPField.Name("X-Authgate-Session")!
-
-    /// Header values cannot carry control characters; anything outside printable ASCII is
-    /// percent-encoded so a display name cannot inject or break headers.
-    static func headerValue(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            if byte >= 0x20 && byte < 0x7f && byte != UInt8(ascii: "%") {
-                out.unicodeScalars.append(UnicodeScalar(byte))
-            } else {
-                out += String(format: "%%%02X", byte)
-            }
-        }
-        return out
+    static var loggedOut: Response {
+        Response(status: .noContent, headers: [.setCookie: RefreshCookie.clear, .cacheControl: "no-store"])
     }
 
-    func tokenResponse(_ issued: IssuedTokens) -> Response {
-        Response(
-            status: .ok,
-            headers: [
-                .contentType: "application/json", .cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache",
-                .setCookie: RefreshCookie.set(issued.refreshToken.value, maxAge: issued.refreshExpiresIn),
-            ],
-            body: .init(byteBuffer: ByteBuffer(string: issued.json)))
+    func tokenResponse(_ issued: IssuedTokens, includeRefreshToken: Bool, request: Request, context: GatewayContext) throws -> Response {
+        var response = try TokenResponse(issued, includeRefreshToken: includeRefreshToken).response(from: request, context: context)
+        response.headers[Self.pragma] = "no-cache"
+        response.headers[.setCookie] = RefreshCookie.set(issued.refreshToken.value, maxAge: issued.refreshExpiresIn)
+        return response
     }
 
-    func json(_ body: String) -> Response {
-        Response(
-            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-
-    static func sessionJSON(_ session: SessionRecord) -> String {
-        #"{"id":\#(GatewayError.jsonString(session.id)),"created_at":"\#(rfc3339(session.createdAt))","last_seen_at":"\#(rfc3339(session.lastSeenAt))","expires_at":"\#(rfc3339(session.expiresAt))"}"#
-    }
-
-    static func rfc3339(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon).timeZone(separator: .omitted))
-    }
-
-    /// The client address: the peer, or the X-Forwarded-For hop a trusted proxy vouches for.
-    func clientIP(_ request: Request, _ context: GatewayContext) -> String {
-        guard service.config.trustedProxies.contains(context.peerAddress),
-            let forwarded = request.headers[.init("X-Forwarded-For")!]
-        else { return context.peerAddress }
-        let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        return hops.last(where: { !service.config.trustedProxies.contains($0) }) ?? context.peerAddress
-    }
+    static let pragma = HTTPField.Name("Pragma")!
 }
+
+extension TokenResponse: ResponseEncodable {}
+extension MeResponse: ResponseEncodable {}
+extension OwnSessionsResponse: ResponseEncodable {}

@@ -13,28 +13,22 @@ public struct ErrorMiddleware: RouterMiddleware {
         var response: Response
         do {
             response = try await next(request, context)
-        } catch let error as GatewayError {
-            response = try error.response(from: request, context: context)
-        } catch let error as HTTPError {
-            let mapped: GatewayError =
-                switch error.status {
-                case .notFound: .notFound
-                case .methodNotAllowed: .methodNotAllowed
-                case .contentTooLarge: .payloadTooLarge
-                case .unsupportedMediaType: .unsupportedMediaType
-                case .badRequest: .invalidRequest("malformed request")
-                case .unauthorized: .invalidToken(tokenSent: false)
-                default: .serverError
-                }
-            if case .serverError = mapped { context.logger.error("unexpected HTTP error", metadata: ["error": "\(error)"]) }
-            response = try mapped.response(from: request, context: context)
         } catch {
-            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
-            response = try GatewayError.serverError.response(from: request, context: context)
+            let mapped: APIError
+            if let known = APIError.from(error) {
+                mapped = known
+            } else {
+                context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                mapped = .serverError
+            }
+            response = try mapped.response(from: request, context: context)
         }
         response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.init("Referrer-Policy")!] = "no-referrer"
-        response.headers[.init("X-Frame-Options")!] = "DENY"
+        response.headers[Self.referrerPolicy] = "no-referrer"
+        response.headers[Self.frameOptions] = "DENY"
         return response
     }
+
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+    static let frameOptions = HTTPField.Name("X-Frame-Options")!
 }

@@ -1,16 +1,20 @@
 // HealthController: liveness, readiness and Prometheus metrics.
 public import Hummingbird
-import Foundation
 import HTTPTypes
 import NIOCore
-import Prometheus
+public import Prometheus
 
-struct HealthController: Sendable {
-    let service: SessionService
+public struct HealthController: Sendable {
+    let readiness: ReadinessProbe
     let registry: PrometheusCollectorRegistry
 
-    func addRoutes(to router: Router<GatewayContext>) {
-        router.get("healthz") { _, _ in Self.json(#"{"status":"ok"}"#, status: .ok) }
+    public init(readiness: ReadinessProbe, registry: PrometheusCollectorRegistry) {
+        self.readiness = readiness
+        self.registry = registry
+    }
+
+    public func addRoutes(to router: Router<GatewayContext>) {
+        router.get("healthz") { _, _ in HealthResponse(status: "ok") }
         router.get("readyz", use: readyz)
         router.get("metrics") { [registry] _, _ in
             Response(
@@ -22,27 +26,12 @@ struct HealthController: Sendable {
     /// 503 only when this instance cannot verify tokens (revocation view stale past the
     /// fail-static window); an outage inside it is "degraded" and lists the failing checks.
     @Sendable func readyz(request: Request, context: GatewayContext) async throws -> Response {
-        async let storeCheck: String? = Self.failure { try await service.store.ping() }
-        async let providerCheck: String? = Self.failure { try await service.provider.check() }
-        let failing = [("store", await storeCheck), ("provider", await providerCheck)].compactMap { name, error in
-            error.map { _ in name }
-        }
-        let canVerify = service.revocations.isFresh(now: Date(), failStatic: service.config.storeFailStatic)
-        let status = !canVerify ? "unavailable" : (failing.isEmpty ? "ok" : "degraded")
-        let checks = (canVerify ? failing : failing + ["revocation_view"]).map { #""\#($0)":"failing""# }.joined(separator: ",")
-        return Self.json(#"{"status":"\#(status)","checks":{\#(checks)}}"#, status: canVerify ? .ok : .serviceUnavailable)
-    }
-
-    static func failure(_ body: () async throws -> Void) async -> String? {
-        do {
-            try await body()
-            return nil
-        } catch {
-            return "\(error)"
-        }
-    }
-
-    static func json(_ body: String, status: HTTPResponse.Status) -> Response {
-        Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        let report = await readiness.report()
+        var response = try ReadinessResponse(status: report.status, failing: report.failing).response(from: request, context: context)
+        response.status = report.canVerify ? .ok : .serviceUnavailable
+        return response
     }
 }
+
+extension HealthResponse: ResponseEncodable {}
+extension ReadinessResponse: ResponseEncodable {}

@@ -1,5 +1,5 @@
 // RefreshCookie: the refresh token's cookie, and the CSRF rules for requests it authenticates.
-public import Hummingbird
+import Hummingbird
 import HTTPTypes
 
 enum RefreshCookie {
@@ -18,16 +18,12 @@ enum RefreshCookie {
 
     /// A cookie-authenticated request must carry `X-Authgate-CSRF: 1` (a header a cross-site form
     /// cannot set) and, when it has an Origin, one we trust: our own or an allowlisted one.
-    static func checkCSRF(_ request: Request, allowedOrigins: [String]) throws {
+    static func checkCSRF(_ request: Request, origins: OriginPolicy) throws(SessionError) {
         guard request.headers[csrfHeader] == "1" else {
-            throw GatewayError.accessDenied("cookie requests need the X-Authgate-CSRF: 1 header")
+            throw .accessDenied("cookie requests need the X-Authgate-CSRF: 1 header")
         }
         guard let origin = request.headers[.origin] else { return }
-        let host = request.head.authority ?? ""
-        let sameOrigin = origin == "http://\(host)" || origin == "https://\(host)"
-        guard sameOrigin || allowedOrigins.contains(origin) else {
-            throw GatewayError.accessDenied("origin not allowed")
-        }
+        guard origins.isAllowed(origin, request: request) else { throw .accessDenied("origin not allowed") }
     }
 
     static let csrfHeader = HTTPField.Name("X-Authgate-CSRF")!

@@ -1,7 +1,7 @@
 // KeyRing: the JWT signing keys and sealing keys in force, each with an id; the newest signs
 // and seals, the older ones still verify and open until they are removed.
 
-public import Foundation
+import Foundation
 
 public struct KeyRingKey: Sendable {
     public let id: String

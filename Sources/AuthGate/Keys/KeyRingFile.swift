@@ -1,6 +1,6 @@
 // KeyRingFile: the key ring on disk (JSON, mode 0600), created on first start if absent,
 // and the one-key environment overrides AUTHGATE_JWT_SECRET / AUTHGATE_SEAL_KEY.
-public import Foundation
+import Foundation
 
 public enum KeyRingFile {
     struct Stored: Codable {

@@ -2,7 +2,7 @@
 // It polls once a second, and checks at once (throttled) when a token names a key this server
 // does not have, so a token signed by an instance that reloaded first is not refused here.
 // An unreadable or invalid file is logged and the ring in use is kept.
-public import Foundation
+import Foundation
 public import Logging
 import NIOConcurrencyHelpers
 import NIOPosix
@@ -22,6 +22,7 @@ public final class KeyRingReloader: Service, Sendable {
     private struct State {
         var fingerprint: Fingerprint?
         var lastUrgentCheck = Date.distantPast
+        var refusals = 0
     }
 
     let path: String
@@ -76,7 +77,10 @@ public final class KeyRingReloader: Service, Sendable {
                 return .success((try KeyRingFile.applyOverrides(to: loaded, jwtSecret: jwtSecret, sealKey: sealKey), current))
             } catch {
                 // Remember this version, so a broken file is reported once, not every second.
-                state.withLockedValue { $0.fingerprint = current }
+                state.withLockedValue {
+                    $0.fingerprint = current
+                    $0.refusals += 1
+                }
                 return .failure(error)
             }
         }
@@ -95,6 +99,9 @@ public final class KeyRingReloader: Service, Sendable {
             return false
         }
     }
+
+    /// How many changed versions of the file were refused (unreadable, invalid, group-readable).
+    public var refusals: Int { state.withLockedValue { $0.refusals } }
 
     static func fingerprint(_ path: String) -> Fingerprint? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),

@@ -1,5 +1,5 @@
 // UserProfile: the USER object of the contract, as a provider reports it.
-public import Foundation
+import Foundation
 
 public struct UserProfile: Codable, Sendable, Equatable {
     public var id: String

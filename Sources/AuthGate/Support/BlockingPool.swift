@@ -1,6 +1,6 @@
 // BlockingPool: a dedicated NIOThreadPool for one C library's blocking calls, so they never run
 // on an event loop and never starve another library's work.
-public import NIOPosix
+import NIOPosix
 
 public final class BlockingPool: Sendable {
     let pool: NIOThreadPool

@@ -1,5 +1,5 @@
 // NIOLockedDate: a timestamp for "at most once per interval" housekeeping.
-public import Foundation
+import Foundation
 import NIOConcurrencyHelpers
 
 final class NIOLockedDate: Sendable {

@@ -50,12 +50,10 @@ public struct JWTCodec: Sendable {
 
     public func sign(_ claims: AccessClaims) -> String {
         let key = keys.activeSigningKey
-        // Fixed key order: {"alg":"HS256","typ":"JWT","kid":…}
-        let header = #"{"alg":"HS256","typ":"JWT","kid":"# + jsonString(key.id) + "}"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let payload = (try? encoder.encode(claims)) ?? Data()
-        let signingInput = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(payload)
+        // The wire encoder keeps field order: {"alg":"HS256","typ":"JWT","kid":…}
+        let header = (try? WireJSONEncoder().encode(Header(alg: "HS256", typ: "JWT", kid: key.id))) ?? []
+        let payload = (try? WireJSONEncoder().encode(claims)) ?? []
+        let signingInput = Base64URL.encode(header) + "." + Base64URL.encode(payload)
         let signature = HMACSHA256.authenticate(Array(signingInput.utf8), key: key.material.value)
         return signingInput + "." + Base64URL.encode(signature)
     }
@@ -91,10 +89,5 @@ public struct JWTCodec: Sendable {
         guard claims.iss == issuer else { throw .wrongIssuer }
         guard claims.aud.contains(audience) else { throw .wrongAudience }
         return claims
-    }
-
-    private func jsonString(_ value: String) -> String {
-        let data = (try? JSONEncoder().encode(value)) ?? Data("\"\"".utf8)
-        return String(decoding: data, as: UTF8.self)
     }
 }

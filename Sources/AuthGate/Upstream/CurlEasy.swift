@@ -1,7 +1,7 @@
 // CurlEasy: owns one libcurl easy handle. Reusing the handle reuses its TCP/TLS connection,
 // which is the point of the upstream pool. Calls block: make them from a BlockingPool thread.
 import CCurl
-public import Foundation
+import Foundation
 
 struct HTTPResult: Sendable {
     public var status: Int

@@ -1,6 +1,6 @@
 // UpstreamConnection: one session's link to its identity provider: a libcurl handle (and so its
 // kept-alive connection) plus the session's unsealed upstream tokens, in memory only.
-public import Foundation
+import Foundation
 import NIOConcurrencyHelpers
 
 public final class UpstreamConnection: Sendable {

@@ -22,7 +22,7 @@ public final class PasswordHasher: Sendable {
             let length = UInt64(password.value.utf8.count)
             let rc = password.value.withCString { crypto_pwhash_str(&out, $0, length, ops, mem) }
             guard rc == 0 else { throw StoreError.failed("argon2id hashing failed (out of memory?)") }
-            return String(cString: out)
+            return String(decoding: out.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
 

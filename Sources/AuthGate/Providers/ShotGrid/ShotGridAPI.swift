@@ -1,6 +1,6 @@
 // ShotGridAPI: the three ShotGrid REST calls the gateway makes (password grant, refresh grant,
 // human_users lookup) and how their answers map to our errors. Blocking: run on the curl pool.
-public import Foundation
+import Foundation
 
 struct ShotGridAPI {
     let baseURL: String

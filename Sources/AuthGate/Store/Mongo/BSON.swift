@@ -1,7 +1,7 @@
 // BSON: the Swift values authgate sends to and reads from MongoDB. They cross into libbson as
 // canonical Extended JSON (bson_new_from_json / bson_as_canonical_extended_json), so no
 // libbson struct ever lives on the Swift side.
-public import Foundation
+import Foundation
 
 indirect enum BSON: Sendable, Equatable {
     case string(String)

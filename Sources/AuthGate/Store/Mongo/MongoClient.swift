@@ -1,7 +1,7 @@
 // MongoClient: a client borrowed from the pool for one work item, with the few collection
 // operations the store makes. Pointers are lent only inside `withBSON { }` / `withReply { }`.
 import CMongoC
-public import Foundation
+import Foundation
 
 struct MongoClient {
     let client: OpaquePointer

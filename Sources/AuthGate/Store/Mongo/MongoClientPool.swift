@@ -2,7 +2,7 @@
 // one blocking work item, never across an await; the thread pool is no larger than the client
 // pool, so a pop can never wait on a client held by a suspended task.
 import CMongoC
-public import Foundation
+import Foundation
 import Logging
 
 /// `@unchecked Sendable`: mongoc_client_pool_t is thread-safe; `pool` is written only in init and close().
@@ -69,6 +69,7 @@ final class MongoClientPool: @unchecked Sendable {
     }
 
     /// Runs `body` with a client on the Mongo thread pool.
+    @discardableResult
     func withClient<T: Sendable>(_ body: @Sendable @escaping (MongoClient) throws -> T) async throws -> T {
         try await threads.run { [self] in
             guard let pool = self.pool, let client = mongoc_client_pool_pop(pool) else {

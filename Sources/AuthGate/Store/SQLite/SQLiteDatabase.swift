@@ -1,7 +1,7 @@
 // SQLiteDatabase: owns one sqlite3 connection; every call is serialised by a lock and made from
 // a BlockingPool thread by the store.
 import CSQLite
-public import Foundation
+import Foundation
 import NIOConcurrencyHelpers
 
 enum SQLiteValue: Sendable, Equatable {

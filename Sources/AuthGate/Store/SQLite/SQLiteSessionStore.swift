@@ -22,6 +22,7 @@ public final class SQLiteSessionStore: SessionStore {
     }
 
     /// Runs on the store's thread pool and turns SQLite errors into StoreError.
+    @discardableResult
     private func withDatabase<T: Sendable>(_ body: @Sendable @escaping (SQLiteDatabase) throws -> T) async throws -> T {
         do {
             return try await pool.run { [database] in try body(database) }

@@ -1,0 +1,86 @@
+// RefreshFlow: exchanges a refresh token for new tokens, rotating it; renews the upstream token
+// when it is due; detects a rotated token presented after the grace (theft) and ends the session.
+public import Foundation
+public import Logging
+
+public final class RefreshFlow: Sendable {
+    /// A rotated refresh token still works this long (concurrent tabs).
+    public static let refreshGrace: TimeInterval = 10
+    static let maxLiveRefreshTokens = 8
+    static let maxRetiredRefreshTokens = 32
+
+    let store: any SessionStore
+    let provider: any IdentityProvider
+    let issuer: TokenIssuer
+    let sealer: Sealer
+    let revoker: Revoker
+    let sessionIdleTTL: TimeInterval
+    let logger: Logger
+
+    public init(
+        store: any SessionStore, provider: any IdentityProvider, issuer: TokenIssuer, sealer: Sealer, revoker: Revoker,
+        sessionIdleTTL: TimeInterval, logger: Logger
+    ) {
+        self.store = store
+        self.provider = provider
+        self.issuer = issuer
+        self.sealer = sealer
+        self.revoker = revoker
+        self.sessionIdleTTL = sessionIdleTTL
+        self.logger = logger
+    }
+
+    public func refresh(refreshToken presented: String, now: Date = Date()) async throws(SessionError) -> IssuedTokens {
+        guard RefreshToken.isWellFormed(presented) else { throw .invalidGrant }
+        let hash = RefreshToken.hash(presented)
+        // Compare-and-set on the session's version; a concurrent refresh of the same session makes
+        // this one read again.
+        for _ in 0..<5 {
+            guard var session = try await storeCall(logger, { try await store.session(refreshHash: hash, now: now) }),
+                session.revokedAt == nil, session.isLive(at: now),
+                let index = session.refreshTokens.firstIndex(where: { $0.hash == hash })
+            else { throw .invalidGrant }
+
+            let entry = session.refreshTokens[index]
+            if let retiredAt = entry.retiredAt, now.timeIntervalSince(retiredAt) > Self.refreshGrace {
+                // A rotated token came back after the grace: it was copied. End the session.
+                logger.warning("refresh token reuse; revoking session", metadata: ["authgate.session.id": "\(session.id)"])
+                try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now)
+                throw .invalidGrant
+            }
+
+            let expectedVersion = session.version
+            do {
+                if let renewed = try await provider.renewIfNeeded(session: session, now: now) {
+                    session.upstream = renewed.sealed(with: sealer, sessionID: session.id)
+                }
+            } catch ProviderError.invalidCredentials {
+                logger.info("provider refused renewal; revoking session", metadata: ["authgate.session.id": "\(session.id)"])
+                try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now)
+                throw .invalidGrant
+            } catch {
+                throw .upstreamUnavailable
+            }
+
+            let next = RefreshToken.generate()
+            if entry.retiredAt == nil { session.refreshTokens[index].retiredAt = now }
+            session.refreshTokens.append(RefreshTokenEntry(hash: RefreshToken.hash(next.value), issuedAt: now))
+            session.refreshTokens = Self.pruned(session.refreshTokens)
+            session.lastSeenAt = now
+            session.idleExpiresAt = min(now.addingTimeInterval(sessionIdleTTL), session.expiresAt)
+            session.version = expectedVersion + 1
+            let updated = session
+            if try await storeCall(logger, { try await store.updateSession(updated, expectedVersion: expectedVersion) }) {
+                return issuer.issue(session: updated, refreshToken: next, now: now)
+            }
+        }
+        throw .storeUnavailable
+    }
+
+    /// Keeps the newest live and retired entries: enough for concurrent tabs and reuse detection.
+    static func pruned(_ entries: [RefreshTokenEntry]) -> [RefreshTokenEntry] {
+        let live = entries.filter { $0.retiredAt == nil }.suffix(maxLiveRefreshTokens)
+        let retired = entries.filter { $0.retiredAt != nil }.suffix(maxRetiredRefreshTokens)
+        return Array(retired) + Array(live)
+    }
+}

@@ -1,0 +1,71 @@
+// Revoker: ends sessions and blocks access tokens: in the store (other instances pick it up on
+// their next revocation poll), in this instance's revocation view (effective at once) and in the
+// upstream pool (the session's upstream token leaves memory). Also the operator's policies:
+// what removing a user ends, and how long a blocked token stays blocked.
+public import Foundation
+public import Logging
+
+public struct Revoker: Sendable {
+    let store: any SessionStore
+    /// This instance's view and pool; nil in the CLI, which has neither.
+    let view: RevocationView?
+    let pool: UpstreamPool?
+    let sessionMaxTTL: TimeInterval
+    let logger: Logger
+
+    public init(store: any SessionStore, view: RevocationView?, pool: UpstreamPool?, sessionMaxTTL: TimeInterval, logger: Logger) {
+        self.store = store
+        self.view = view
+        self.pool = pool
+        self.sessionMaxTTL = sessionMaxTTL
+        self.logger = logger
+    }
+
+    /// Revokes one session everywhere; false when it was not live.
+    @discardableResult
+    public func revokeSession(id: String, expiresAt: Date? = nil, now: Date = Date()) async throws(SessionError) -> Bool {
+        let revoked = try await storeCall(logger) { try await store.revokeSession(id: id, at: now) }
+        forget([id], expiresAt: expiresAt ?? now.addingTimeInterval(sessionMaxTTL))
+        logger.info("session revoked", metadata: ["authgate.session.id": "\(id)"])
+        return revoked
+    }
+
+    /// Revokes every live session the filter selects; returns their ids.
+    @discardableResult
+    public func revokeSessions(_ filter: SessionFilter, now: Date = Date()) async throws(SessionError) -> [String] {
+        let ids = try await storeCall(logger) { try await store.revokeSessions(filter, at: now) }
+        forget(ids, expiresAt: now.addingTimeInterval(sessionMaxTTL))
+        return ids
+    }
+
+    /// Blocks one access token until it can no longer verify anyway (its expiry plus the skew).
+    public func blockAccessToken(jti: String, sessionID: String, expiresAt: Date, now: Date = Date()) async throws(SessionError) {
+        let until = expiresAt.addingTimeInterval(JWTCodec.clockSkew)
+        try await storeCall(logger) {
+            try await store.revokeToken(RevokedToken(jti: jti, sessionID: sessionID, revokedAt: now, expiresAt: until))
+        }
+        view?.addToken(jti, expiresAt: until)
+    }
+
+    /// The operator's `tokens revoke JTI`: only the id is known, not the expiry, so the token is
+    /// blocked for the longest an access token can live. Tokens never outlive their session, so
+    /// that is the session's absolute lifetime, whatever the access TTL the servers use.
+    public func blockAccessToken(jti: String, now: Date = Date()) async throws(SessionError) {
+        try await blockAccessToken(jti: jti, sessionID: "", expiresAt: now.addingTimeInterval(sessionMaxTTL), now: now)
+    }
+
+    /// The operator's `users remove`: the user goes, and so does every session they hold.
+    /// Returns false when there was no such user.
+    public func removeUser(login: String, now: Date = Date()) async throws(SessionError) -> Bool {
+        guard try await storeCall(logger, { try await store.deleteUser(login: login) }) else { return false }
+        try await revokeSessions(.login(login), now: now)
+        return true
+    }
+
+    private func forget(_ ids: [String], expiresAt: Date) {
+        for id in ids {
+            view?.addSession(id, expiresAt: expiresAt)
+            pool?.evict(id)
+        }
+    }
+}

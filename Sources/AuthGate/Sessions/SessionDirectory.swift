@@ -1,0 +1,54 @@
+// SessionDirectory: the signed-in user's own sessions: the one behind an access token (/auth/me)
+// and the list (/auth/sessions), plus logout by access or refresh token.
+public import Foundation
+public import Logging
+
+public struct SessionDirectory: Sendable {
+    let store: any SessionStore
+    let revoker: Revoker
+    let logger: Logger
+
+    public init(store: any SessionStore, revoker: Revoker, logger: Logger) {
+        self.store = store
+        self.revoker = revoker
+        self.logger = logger
+    }
+
+    /// The live session behind an access token.
+    public func session(for claims: AccessClaims, now: Date = Date()) async throws(SessionError) -> SessionRecord {
+        guard let session = try await storeCall(logger, { try await store.session(id: claims.sid, now: now) }), session.isLive(at: now) else {
+            throw .invalidToken(tokenSent: true)
+        }
+        return session
+    }
+
+    public func sessions(userID: String, now: Date = Date()) async throws(SessionError) -> [SessionRecord] {
+        try await storeCall(logger) { try await store.sessions(.userID(userID), now: now) }
+    }
+
+    /// Ends one of the user's own sessions; another user's is "not found", not "forbidden".
+    public func revoke(sessionID: String, ownedBy userID: String, now: Date = Date()) async throws(SessionError) {
+        guard let session = try await sessions(userID: userID, now: now).first(where: { $0.id == sessionID }) else {
+            throw .notFound
+        }
+        try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now)
+    }
+
+    /// Logout with an access token (even an expired one): the token is blocked and its session ends.
+    public func logout(claims: AccessClaims, now: Date = Date()) async throws(SessionError) {
+        try await revoker.blockAccessToken(jti: claims.jti, sessionID: claims.sid, expiresAt: claims.expiresAt, now: now)
+        try await revoker.revokeSession(id: claims.sid, now: now)
+    }
+
+    /// Logout with a refresh token; an unknown one ends nothing and is not an error (idempotent).
+    public func logout(refreshToken presented: String, now: Date = Date()) async throws(SessionError) {
+        guard RefreshToken.isWellFormed(presented) else { return }
+        let hash = RefreshToken.hash(presented)
+        guard let session = try await storeCall(logger, { try await store.session(refreshHash: hash, now: now) }) else { return }
+        try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now)
+    }
+
+    public func logoutAll(userID: String, now: Date = Date()) async throws(SessionError) {
+        try await revoker.revokeSessions(.userID(userID), now: now)
+    }
+}
