@@ -82,8 +82,8 @@ struct SessionsCommand: AsyncParsableCommand {
         func run() async throws {
             let revoked = try await withStore(options) { store, config in
                 let revoker = revoker(store, config)
-                if let user { return try await revoker.revokeSessions(.login(user)) }
-                return try await revoker.revokeSession(id: sessionID!) ? [sessionID!] : []
+                if let user { return try await revoker.revokeSessions(.login(user), by: .operator) }
+                return try await revoker.revokeSession(id: sessionID!, by: .operator) ? [sessionID!] : []
             }
             guard !revoked.isEmpty else { throw CLIExit(code: CLIExit.notFound, message: "authgate: no live session found") }
             for id in revoked { print("revoked \(id)") }

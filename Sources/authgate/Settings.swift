@@ -19,7 +19,7 @@ struct SettingsOptions: ParsableArguments {
     func flags() throws -> [String: String] {
         var flags: [String: String] = [:]
         var remaining = settings[...]
-        let known = Set(GatewaySetting.all.map(\.name))
+        let known = Set(GatewaySetting.all.map(\.name) + [GatewaySetting.routes])
         while let argument = remaining.popFirst() {
             guard argument.hasPrefix("--") else { throw ValidationError("unexpected argument \(argument)") }
             var name = String(argument.dropFirst(2))

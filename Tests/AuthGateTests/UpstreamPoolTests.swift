@@ -25,7 +25,7 @@ import Testing
         #expect(pool.connection(for: "s1", now: t0) != nil)
         pool.insert(UpstreamConnection(timeout: 1), for: "s3", now: t0)  // evicts s2
         #expect(pool.connection(for: "s2", now: t0) == nil)
-        pool.evict("s1")
+        pool.evict("s1", reason: .logout)
         #expect(pool.connection(for: "s3", now: t0.addingTimeInterval(61)) == nil)  // idle
         let stats = pool.stats
         #expect(stats.hits == 1 && stats.misses == 3 && stats.evictions == 3 && stats.size == 0)

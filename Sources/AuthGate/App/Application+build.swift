@@ -17,6 +17,14 @@ public enum Gateway {
             origins: OriginPolicy(allowedOrigins: components.config.allowedOrigins), clientAddress: components.clientAddress
         ).addRoutes(to: auth)
         VerifyController(verifier: components.verifier).addRoutes(to: auth)
+        // Added last, so it wraps only what no route above answers: the gateway's own routes
+        // never pay for it.
+        if !components.config.routes.isEmpty {
+            router.add(
+                middleware: ProxyMiddleware(
+                    routes: components.config.routes, verifier: components.verifier, issuer: components.issuer,
+                    http: components.httpForwarder, shotgrid: components.shotgridForwarder, clientAddress: components.clientAddress))
+        }
         return router
     }
 
@@ -29,8 +37,10 @@ public enum Gateway {
             logger: components.logger)
         var app = Application(
             router: buildRouter(components),
+            // Slow or idle clients (a slowloris sending headers a byte at a time) are cut off.
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)))),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "authgate"),
-            services: [ShutdownService(components: components), sync, PoolSweeper(pool: components.pool), components.keyReloader],
+            services: [ShutdownService(components: components), sync, PoolSweeper(pool: components.pool), components.keyReloader, components.httpForwarder],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: components.logger)
         app.beforeServerStarts {

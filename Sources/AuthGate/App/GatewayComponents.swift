@@ -20,6 +20,8 @@ public final class GatewayComponents: Sendable {
     public let directory: SessionDirectory
     public let readiness: ReadinessProbe
     public let clientAddress: ClientAddress
+    public let httpForwarder: HTTPForwarder
+    let shotgridForwarder: ShotGridForwarder?
     public let registry: PrometheusCollectorRegistry
     public let logger: Logger
 
@@ -36,7 +38,8 @@ public final class GatewayComponents: Sendable {
         do {
             switch config.provider {
             case "shotgrid":
-                provider = ShotGridProvider(baseURL: config.shotgridURL ?? "", timeout: config.upstreamTimeout, pool: pool, sealer: sealer)
+                provider = ShotGridProvider(
+                    baseURL: config.shotgridURL ?? "", timeout: config.upstreamTimeout, pool: pool, store: store, sealer: sealer, logger: logger)
             default:
                 provider = try await LocalProvider(store: store, hasher: PasswordHasher())
             }
@@ -54,11 +57,17 @@ public final class GatewayComponents: Sendable {
             store: store, provider: provider, regulator: regulator, issuer: issuer, sealer: sealer, pool: pool,
             sessionIdleTTL: config.sessionIdleTTL, sessionMaxTTL: config.sessionMaxTTL, logger: logger)
         refreshFlow = RefreshFlow(
-            store: store, provider: provider, issuer: issuer, sealer: sealer, revoker: revoker, sessionIdleTTL: config.sessionIdleTTL,
+            store: store, provider: provider, issuer: issuer, revoker: revoker, sessionIdleTTL: config.sessionIdleTTL,
             logger: logger)
         directory = SessionDirectory(store: store, revoker: revoker, logger: logger)
         readiness = ReadinessProbe(store: store, provider: provider, revocations: revocations, failStatic: config.storeFailStatic)
         clientAddress = ClientAddress(trustedProxies: config.trustedProxies, logger: logger)
+        httpForwarder = HTTPForwarder()
+        if let shotgrid = provider as? ShotGridProvider {
+            shotgridForwarder = ShotGridForwarder(provider: shotgrid, revoker: revoker)
+        } else {
+            shotgridForwarder = nil
+        }
     }
 
     public static func openStore(_ config: GatewayConfig) throws -> any SessionStore {

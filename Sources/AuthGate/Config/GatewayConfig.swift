@@ -36,6 +36,8 @@ public struct GatewayConfig: Sendable {
     /// How often each instance checks the key ring file for a rotation.
     public var keyReloadInterval: TimeInterval = 1
     public var logLevel = "info"
+    /// Reverse-proxy routes (the `routes` setting), validated.
+    public var routes: [ProxyRoute] = []
 
     public init() {}
 

@@ -2,7 +2,6 @@
 // (--name) and the environment variable (AUTHGATE_NAME).
 import Configuration
 public import Foundation
-import SystemPackage
 
 public struct GatewaySetting: Sendable {
     public enum Kind: Sendable { case string, integer, seconds, list, secret }
@@ -11,6 +10,9 @@ public struct GatewaySetting: Sendable {
     public let kind: Kind
     public let help: String
     let apply: @Sendable (inout GatewayConfig, String) throws(ConfigError) -> Void
+
+    /// Not in `all`: its value is a list of routes, not text (RouteSettings reads it).
+    public static let routes = "routes"
 
     public static func environmentName(_ name: String) -> String {
         "AUTHGATE_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
@@ -94,29 +96,24 @@ extension GatewayConfig {
             EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(secretNames))
                 .prefixKeys(with: "authgate"))
         let configFile = file ?? flags["config"] ?? environment["AUTHGATE_CONFIG"]
-        if let configFile {
-            guard FileManager.default.fileExists(atPath: configFile) else {
-                throw ConfigError(setting: "config", message: "\(configFile) does not exist")
-            }
-            let secretKeys = Set(GatewaySetting.all.filter { $0.kind == .secret }.map(\.name))
-            providers.append(
-                try await FileProvider<YAMLSnapshot>(
-                    parsingOptions: .init(secretsSpecifier: .specific(secretKeys)), filePath: .init(configFile)))
+        let fileSettings = try configFile.map { path throws(ConfigError) in try ConfigFile.load(path) } ?? [:]
+        if configFile != nil {
+            providers.append(InMemoryProvider(name: "file", values: try ConfigFile.values(fileSettings)))
         }
-        return try resolve(ConfigReader(providers: providers))
+        var config = try resolve(ConfigReader(providers: providers))
+        let routesText = flags[GatewaySetting.routes] ?? environment[GatewaySetting.environmentName(GatewaySetting.routes)]
+        config.routes = try RouteSettings.load(
+            text: routesText, source: flags[GatewaySetting.routes] != nil ? "--routes" : "AUTHGATE_ROUTES",
+            fileValue: fileSettings[GatewaySetting.routes], defaultTimeout: config.upstreamTimeout, shotgridURL: config.shotgridURL)
+        return config
     }
 
     static func resolve(_ reader: ConfigReader) throws -> GatewayConfig {
         var config = GatewayConfig()
         for setting in GatewaySetting.all {
             let key = ConfigKey([setting.name])
-            // Numbers may arrive typed (YAML) or as text (flags, environment): read both ways.
-            let text =
-                reader.string(forKey: key, isSecret: setting.kind == .secret)
-                ?? reader.int(forKey: key).map(String.init)
-                ?? reader.double(forKey: key).map { String($0) }
-                ?? reader.stringArray(forKey: key).map { $0.joined(separator: ",") }
-            if let text { try setting.apply(&config, text) }
+            // Every layer holds text (ConfigFile turns YAML values into text); the table parses it.
+            if let text = reader.string(forKey: key, isSecret: setting.kind == .secret) { try setting.apply(&config, text) }
         }
         if config.provider == "shotgrid" && (config.shotgridURL ?? "").isEmpty {
             throw ConfigError(setting: "shotgrid-url", message: "required when provider is shotgrid")

@@ -43,6 +43,8 @@ public final class LoginFlow: Sendable {
             } catch let error as ProviderError {
                 logger.error("identity provider unavailable", metadata: ["error": "\(error)"])
                 throw .upstreamUnavailable
+            } catch let error as SessionError {
+                throw error
             } catch {
                 logger.error("store error during login", metadata: ["error": "\(error)"])
                 throw .storeUnavailable

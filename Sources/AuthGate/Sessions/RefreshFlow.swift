@@ -12,19 +12,17 @@ public final class RefreshFlow: Sendable {
     let store: any SessionStore
     let provider: any IdentityProvider
     let issuer: TokenIssuer
-    let sealer: Sealer
     let revoker: Revoker
     let sessionIdleTTL: TimeInterval
     let logger: Logger
 
     public init(
-        store: any SessionStore, provider: any IdentityProvider, issuer: TokenIssuer, sealer: Sealer, revoker: Revoker,
+        store: any SessionStore, provider: any IdentityProvider, issuer: TokenIssuer, revoker: Revoker,
         sessionIdleTTL: TimeInterval, logger: Logger
     ) {
         self.store = store
         self.provider = provider
         self.issuer = issuer
-        self.sealer = sealer
         self.revoker = revoker
         self.sessionIdleTTL = sessionIdleTTL
         self.logger = logger
@@ -45,19 +43,21 @@ public final class RefreshFlow: Sendable {
             if let retiredAt = entry.retiredAt, now.timeIntervalSince(retiredAt) > Self.refreshGrace {
                 // A rotated token came back after the grace: it was copied. End the session.
                 logger.warning("refresh token reuse; revoking session", metadata: ["authgate.session.id": "\(session.id)"])
-                try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now)
+                try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now, by: .reuse)
                 throw .invalidGrant
             }
 
             let expectedVersion = session.version
             do {
-                if let renewed = try await provider.renewIfNeeded(session: session, now: now) {
-                    session.upstream = renewed.sealed(with: sealer, sessionID: session.id)
-                }
+                // Renewed tokens are sealed into the store by the provider (the version moves on):
+                // read the session again and carry on with them.
+                if try await provider.renewIfNeeded(session: session, now: now) != nil { continue }
             } catch ProviderError.invalidCredentials {
                 logger.info("provider refused renewal; revoking session", metadata: ["authgate.session.id": "\(session.id)"])
-                try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now)
+                try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now, by: .provider)
                 throw .invalidGrant
+            } catch let error as SessionError {
+                throw error
             } catch {
                 throw .upstreamUnavailable
             }

@@ -29,7 +29,7 @@ public struct RevocationSync: Service {
         let batch = try await store.revocations(since: since, now: started)
         // A session revoked elsewhere (another instance, the CLI) leaves this instance's pool too,
         // so its upstream token does not stay in memory.
-        for sessionID in view.apply(batch, syncedAt: started) { pool.evict(sessionID) }
+        for sessionID in view.apply(batch, syncedAt: started) { pool.evict(sessionID, reason: .revoked) }
         return started
     }
 
@@ -38,7 +38,11 @@ public struct RevocationSync: Service {
     }
 
     private func loop() async throws {
-        // Carry on from the start-up load (beforeServerStarts) rather than reloading everything.
+        // Carry on from the start-up load (beforeServerStarts, after the migration) rather than
+        // reloading everything; until it is done, the store may not even have its tables.
+        while view.lastSync == nil && !Task.isCancelled {
+            try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+        }
         var cursor = view.lastSync
         var failing = false
         while !Task.isCancelled {

@@ -5,6 +5,20 @@
 public import Foundation
 public import Logging
 
+/// Who ended a session: the audit trail's `by` field, and which pool eviction it counts as.
+public enum RevokedBy: String, Sendable {
+    /// The user: logout, logout-all, deleting one of their own sessions.
+    case user
+    /// An operator, through the CLI.
+    case `operator`
+    /// A rotated refresh token came back after the grace: a copy is in use.
+    case reuse
+    /// The identity provider refused to renew the session's upstream token.
+    case provider
+
+    var poolReason: UpstreamPool.EvictionReason { self == .user ? .logout : .revoked }
+}
+
 public struct Revoker: Sendable {
     let store: any SessionStore
     /// This instance's view and pool; nil in the CLI, which has neither.
@@ -23,18 +37,18 @@ public struct Revoker: Sendable {
 
     /// Revokes one session everywhere; false when it was not live.
     @discardableResult
-    public func revokeSession(id: String, expiresAt: Date? = nil, now: Date = Date()) async throws(SessionError) -> Bool {
+    public func revokeSession(id: String, expiresAt: Date? = nil, now: Date = Date(), by: RevokedBy) async throws(SessionError) -> Bool {
         let revoked = try await storeCall(logger) { try await store.revokeSession(id: id, at: now) }
-        forget([id], expiresAt: expiresAt ?? now.addingTimeInterval(sessionMaxTTL))
-        logger.info("session revoked", metadata: ["authgate.session.id": "\(id)"])
+        forget([id], expiresAt: expiresAt ?? now.addingTimeInterval(sessionMaxTTL), by: by)
+        logger.info("session revoked", metadata: ["authgate.session.id": "\(id)", "authgate.by": "\(by.rawValue)"])
         return revoked
     }
 
     /// Revokes every live session the filter selects; returns their ids.
     @discardableResult
-    public func revokeSessions(_ filter: SessionFilter, now: Date = Date()) async throws(SessionError) -> [String] {
+    public func revokeSessions(_ filter: SessionFilter, now: Date = Date(), by: RevokedBy) async throws(SessionError) -> [String] {
         let ids = try await storeCall(logger) { try await store.revokeSessions(filter, at: now) }
-        forget(ids, expiresAt: now.addingTimeInterval(sessionMaxTTL))
+        forget(ids, expiresAt: now.addingTimeInterval(sessionMaxTTL), by: by)
         return ids
     }
 
@@ -58,14 +72,14 @@ public struct Revoker: Sendable {
     /// Returns false when there was no such user.
     public func removeUser(login: String, now: Date = Date()) async throws(SessionError) -> Bool {
         guard try await storeCall(logger, { try await store.deleteUser(login: login) }) else { return false }
-        try await revokeSessions(.login(login), now: now)
+        try await revokeSessions(.login(login), now: now, by: .operator)
         return true
     }
 
-    private func forget(_ ids: [String], expiresAt: Date) {
+    private func forget(_ ids: [String], expiresAt: Date, by: RevokedBy) {
         for id in ids {
             view?.addSession(id, expiresAt: expiresAt)
-            pool?.evict(id)
+            pool?.evict(id, reason: by.poolReason)
         }
     }
 }

@@ -39,6 +39,9 @@ public protocol SessionStore: Sendable {
     /// Replaces the record if its stored version is still `expectedVersion`; returns false if
     /// another writer got there first. Stores `session.version` as given.
     func updateSession(_ session: SessionRecord, expectedVersion: Int64) async throws -> Bool
+    /// Replaces the sealed upstream tokens of a live session and bumps its version (so a
+    /// concurrent refresh reads again instead of writing the old tokens back).
+    func updateUpstream(sessionID: String, upstream: SealedBox) async throws
     /// Marks sessions revoked; returns the ids newly revoked.
     func revokeSessions(_ filter: SessionFilter, at: Date) async throws -> [String]
     func revokeSession(id: String, at: Date) async throws -> Bool

@@ -34,7 +34,8 @@ final class CurlEasy: @unchecked Sendable {
 
     static let maximumResponseBytes = 1 << 20
 
-    private var handle: UnsafeMutableRawPointer?
+    /// Internal so CurlEasy+Streaming (part of this wrapper) can drive it; nothing else touches it.
+    var handle: UnsafeMutableRawPointer?
     let timeout: TimeInterval
 
     public init(timeout: TimeInterval) {
@@ -99,14 +100,7 @@ final class CurlEasy: @unchecked Sendable {
         }
         guard code == CURLE_OK else {
             if sink.overflowed { throw .responseTooLarge }
-            let message = String(cString: curl_easy_strerror(code))
-            switch code {
-            case CURLE_OPERATION_TIMEDOUT: throw .timedOut
-            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_SSL_CONNECT_ERROR,
-                CURLE_GOT_NOTHING, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_PARTIAL_FILE:
-                throw .unreachable(message)
-            default: throw .failed(message)
-            }
+            throw Self.error(code)
         }
         var status = 0
         ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)

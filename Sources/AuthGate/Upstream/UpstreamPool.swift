@@ -1,5 +1,5 @@
 // UpstreamPool: the LRU of upstream connections keyed by session id, bounded by size and idle
-// time; entries leave on eviction, logout and revocation, and their handles are closed then.
+// time; entries leave on eviction, logout and revocation, and their connections are closed then.
 public import Foundation
 import Metrics
 import NIOConcurrencyHelpers
@@ -12,6 +12,18 @@ public final class UpstreamPool: Sendable {
         public var size = 0
     }
 
+    /// Why an entry left, as the `reason` label of authgate_upstream_pool_evictions_total.
+    public enum EvictionReason: String, Sendable, CaseIterable {
+        /// Pushed out by a newer session when the pool was full.
+        case lru
+        /// Unused for `pool-idle`.
+        case idle
+        /// This instance's logout (or the user ending their own session here).
+        case logout
+        /// Revoked anywhere else: another instance, the operator, reuse detection, the provider.
+        case revoked
+    }
+
     /// `@unchecked Sendable`: the LRU's nodes are classes, but State is only touched under the lock.
     private struct State: @unchecked Sendable {
         var cache: LRUCache<String, UpstreamConnection>
@@ -22,8 +34,11 @@ public final class UpstreamPool: Sendable {
     public let idleTimeout: TimeInterval
     private let hitCounter = Counter(label: "authgate_upstream_pool_hits_total")
     private let missCounter = Counter(label: "authgate_upstream_pool_misses_total")
-    private let evictionCounter = Counter(label: "authgate_upstream_pool_evictions_total")
-    private let sizeGauge = Gauge(label: "authgate_upstream_pool_size")
+    private let evictionCounters = Dictionary(
+        uniqueKeysWithValues: EvictionReason.allCases.map {
+            ($0, Counter(label: "authgate_upstream_pool_evictions_total", dimensions: [("reason", $0.rawValue)]))
+        })
+    private let entriesGauge = Gauge(label: "authgate_upstream_pool_entries")
 
     public init(capacity: Int, idleTimeout: TimeInterval) {
         state = NIOLockedValueBox(State(cache: LRUCache(capacity: capacity)))
@@ -43,30 +58,33 @@ public final class UpstreamPool: Sendable {
             return (found, stale)
         }
         if found != nil { hitCounter.increment() } else { missCounter.increment() }
-        retire(stale)
+        retire(stale, .idle)
         return found
     }
 
     func insert(_ connection: UpstreamConnection, for sessionID: String, now: Date = Date()) {
-        let evicted = state.withLockedValue { state -> [UpstreamConnection] in
-            let evicted = state.cache.set(sessionID, connection, now: now.timeIntervalSince1970).map(\.1)
-                .filter { $0 !== connection }
+        let (replaced, evicted) = state.withLockedValue { state -> ([UpstreamConnection], [UpstreamConnection]) in
+            let out = state.cache.set(sessionID, connection, now: now.timeIntervalSince1970).filter { $0.1 !== connection }
+            // Replacing the session's own entry is not an eviction; anything else left for room.
+            let replaced = out.filter { $0.0 == sessionID }.map(\.1)
+            let evicted = out.filter { $0.0 != sessionID }.map(\.1)
             state.stats.evictions += evicted.count
             state.stats.size = state.cache.count
-            return evicted
+            return (replaced, evicted)
         }
-        retire(evicted)
+        for connection in replaced { connection.close() }
+        retire(evicted, .lru)
     }
 
     /// Logout or revocation: the connection and its in-memory token go now.
-    public func evict(_ sessionID: String) {
+    public func evict(_ sessionID: String, reason: EvictionReason) {
         let removed = state.withLockedValue { state -> UpstreamConnection? in
             let removed = state.cache.remove(sessionID)
             if removed != nil { state.stats.evictions += 1 }
             state.stats.size = state.cache.count
             return removed
         }
-        retire(removed.map { [$0] } ?? [])
+        retire(removed.map { [$0] } ?? [], reason)
     }
 
     /// Drops connections idle past the limit (called periodically).
@@ -77,7 +95,7 @@ public final class UpstreamPool: Sendable {
             state.stats.size = state.cache.count
             return stale
         }
-        retire(stale)
+        retire(stale, .idle)
     }
 
     public func closeAll() {
@@ -87,12 +105,12 @@ public final class UpstreamPool: Sendable {
             return all
         }
         for connection in all { connection.close() }
+        entriesGauge.record(0)
     }
 
-    private func retire(_ connections: [UpstreamConnection]) {
-        if !connections.isEmpty { evictionCounter.increment(by: connections.count) }
-        sizeGauge.record(stats.size)
-        // close() waits for a request in flight on the handle, so it never frees a handle in use.
+    private func retire(_ connections: [UpstreamConnection], _ reason: EvictionReason) {
+        if !connections.isEmpty { evictionCounters[reason]?.increment(by: connections.count) }
+        entriesGauge.record(stats.size)
         for connection in connections { connection.close() }
     }
 }

@@ -78,6 +78,11 @@ public final class MongoSessionStore: SessionStore {
         }
     }
 
+    public func updateUpstream(sessionID: String, upstream: SealedBox) async throws {
+        let update: BSONDocument = ["$set": .document(["upstream": Self.upstreamDocument(upstream)]), "$inc": .document(["version": .int64(1)])]
+        try await pool.withClient { try $0.update("sessions", ["_id": .string(sessionID), "revoked_at": .null], update) }
+    }
+
     public func revokeSession(id: String, at: Date) async throws -> Bool {
         try await pool.withClient { client in
             try client.update(
@@ -228,9 +233,7 @@ public final class MongoSessionStore: SessionStore {
             "id": .string(s.user.id), "login": .string(s.user.login), "email": .string(s.user.email),
             "name": .string(s.user.name), "upstream_id": upstreamID,
         ]
-        let upstream: BSON = s.upstream.map {
-            .document(["kid": .string($0.keyID), "nonce": .binary($0.nonce), "ciphertext": .binary($0.ciphertext)])
-        } ?? .null
+        let upstream: BSON = s.upstream.map(upstreamDocument) ?? .null
         let refresh: [BSON] = s.refreshTokens.map {
             .document(["hash": .string($0.hash), "issued_at": .date($0.issuedAt), "retired_at": $0.retiredAt.map(BSON.date) ?? .null])
         }
@@ -241,6 +244,10 @@ public final class MongoSessionStore: SessionStore {
             "revoked_at": s.revokedAt.map(BSON.date) ?? .null, "client_ip": .string(s.clientIP),
             "user_agent": .string(s.userAgent), "version": .int64(s.version),
         ]
+    }
+
+    static func upstreamDocument(_ sealed: SealedBox) -> BSON {
+        .document(["kid": .string(sealed.keyID), "nonce": .binary(sealed.nonce), "ciphertext": .binary(sealed.ciphertext)])
     }
 
     static func session(from d: BSONDocument) throws -> SessionRecord {

@@ -134,6 +134,16 @@ public final class SQLiteSessionStore: SessionStore {
         }
     }
 
+    public func updateUpstream(sessionID: String, upstream: SealedBox) async throws {
+        try await withDatabase { db in
+            try db.transaction { c in
+                try c.run(
+                    "UPDATE sessions SET upstream_key_id = ?, upstream_nonce = ?, upstream_ciphertext = ?, version = version + 1 WHERE id = ? AND revoked_at IS NULL",
+                    [.text(upstream.keyID), .blob(upstream.nonce), .blob(upstream.ciphertext), .text(sessionID)])
+            }
+        }
+    }
+
     public func revokeSession(id: String, at: Date) async throws -> Bool {
         try await withDatabase { db in
             try db.transaction { c in
