@@ -9,11 +9,11 @@ AUTHGATE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export AUTHGATE_ROOT
 
 # Debian packages the build and tests need: C libraries wrapped by the
-# systemLibrary targets in Package.swift, pkg-config to find them, nginx for
-# the auth_request integration test, curl for smoke checks.
+# systemLibrary targets in Package.swift, pkg-config to find them, nginx and
+# caddy for the forward-auth tests of deploy/, curl for smoke checks.
 AUTHGATE_APT_PACKAGES=(
   libmongoc-dev libsodium-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
-  pkg-config nginx-light curl
+  pkg-config nginx-light caddy curl
 )
 
 AUTHGATE_MONGOECO_SPEC='mongoeco[wire]==4.11.0'
@@ -46,8 +46,10 @@ ensure_apt_packages() {
     _ag_as_root apt-get update -qq
     _AG_APT_UPDATED=1
   fi
-  # Keep package postinst scripts from starting daemons (nginx would grab
-  # port 80 on a CI machine); tests start their own nginx on free ports.
+  # Keep package postinst scripts from starting daemons (nginx and caddy
+  # would grab port 80 on a CI machine; caddy's postinst starts it through
+  # deb-systemd-invoke, which honours policy-rc.d too); tests start their own
+  # nginx and caddy on free ports.
   # Only add policy-rc.d if there is none, and only for this install.
   local policy=/usr/sbin/policy-rc.d added_policy=""
   if [ ! -e "$policy" ]; then
