@@ -74,8 +74,9 @@ let package = Package(
         .target(
             name: "AuthGateTesting",
             dependencies: [
-                "AuthGate",
+                "AuthGate", "CSodium",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -39,14 +39,38 @@
 //   • unknown path → 404, code 104, title "Not Found"; serverError → 500, code 100;
 //   • filter values are compared case-sensitively; a comma-separated value means "any of".
 //
-// Only what authgate needs is faked: the token endpoint and HumanUser reads
-// (`/api/v1/entity/human_users` or `/api/v1/entity/HumanUser`, list form, simple
-// `filter[field]=value` filters on login, email, name, sg_status_list and id).
+//   • Single-record reads: GET /api/v1/entity/Asset/1484?fields=description →
+//     {"data":{"type":"Asset","attributes":{"description":"old"},"relationships":{},"id":1484,
+//     "links":{"self":"/api/v1/entity/assets/1484"}},"links":{"self":"<request path and query>"}}
+//     (cassette …/find/when_the_fields_are_specified/only_returns_specified_fields.yml). CONFIRMED.
+//   • Create: POST /api/v1/entity/Asset, Content-Type application/json, the body a flat object of
+//     field values ({"description":"This is a desc","project":{"id":122,"type":"Project"}}) →
+//     201 {"data":{<the record, every field>}} with no top-level "links"; an unknown field →
+//     400, code 103, title "API create() Asset.not_existing_field doesn't exist.", source {}
+//     (cassettes …/create/with_a_valid_creation/returns_a_valid_entity.yml and
+//     …/create/when_there_s_faulty_request/raises_an_error.yml). CONFIRMED. The real answer also
+//     lists every relationship; here `relationships` is {}.
+//   • API root: GET /api/v1 → 200 {"data":{"shotgun_version":…,"api_version":"v1",…}}
+//     (cassette ShotgridApiRuby_ServerInfo/…/parses_the_server_infos_from_shotgrid.yml, sent with a
+//     bearer token). CONFIRMED, but whether it needs the token is not: here it does not.
+//
+// NOT confirmed, continued:
+//   • Project fields `name`, `sg_status` ("Active"), `sg_description` are ShotGrid's, but which a
+//     real site returns by default is not; a project missing `name` on create → 400, code 103;
+//   • which projects a user sees is set per login here (ShotGrid derives it from permissions and
+//     project membership); a project another user cannot see answers 404 like a missing one.
+//
+// Faked: the token endpoint; HumanUser reads (`/api/v1/entity/human_users` or
+// `/api/v1/entity/HumanUser`, list form, simple `filter[field]=value` filters on login, email,
+// name, sg_status_list and id); Project list, single read and create
+// (`/api/v1/entity/projects[/{id}]` or `/api/v1/entity/Project[/{id}]`, same filters on id,
+// name, sg_status), each user seeing only the projects configured (or created) for them; the
+// API root. Every entity path needs a known, unexpired bearer token (401 otherwise).
+// Not ShotGrid at all: `GET /api/v1/entity/fake_blobs/{bytes}` streams `bytes` of
+// DownloadPattern (Content-Length, octet-stream) behind the same bearer check, for streaming tests.
 import Foundation
 import Hummingbird
-import Logging
 import NIOCore
-import ServiceLifecycle
 import Synchronization
 
 public final class FakeShotGrid: Sendable {
@@ -70,6 +94,42 @@ public final class FakeShotGrid: Sendable {
         }
     }
 
+    /// A ShotGrid Project, as far as the fake knows one.
+    public struct Project: Sendable, Equatable {
+        public var id: Int
+        public var name: String
+        /// ShotGrid `sg_status`, e.g. "Active".
+        public var status: String
+        /// ShotGrid `sg_description`.
+        public var description: String?
+
+        public init(id: Int, name: String, status: String = "Active", description: String? = nil) {
+            self.id = id
+            self.name = name
+            self.status = status
+            self.description = description
+        }
+    }
+
+    /// One request as the fake received it, whatever it answered.
+    public struct ReceivedRequest: Sendable {
+        public var method: String
+        /// Percent-decoded, trailing slashes removed (the form routes match on).
+        public var path: String
+        /// As sent, nil without `?`.
+        public var query: String?
+        /// The bearer token of `Authorization`, if one was sent.
+        public var bearerToken: String?
+        /// The body, for the routes that read one (token and create); nil elsewhere.
+        public var body: [UInt8]?
+        /// The status answered; 0 when the connection was dropped instead.
+        public var status: Int
+        /// Which TCP connection it came on: 1 for the first connection the fake saw, and so on.
+        public var connection: Int
+
+        public var bodyText: String? { self.body.map { String(decoding: $0, as: UTF8.self) } }
+    }
+
     public enum Behaviour: Sendable, Equatable {
         /// Answer like ShotGrid.
         case normal
@@ -90,6 +150,8 @@ public final class FakeShotGrid: Sendable {
 
     private struct State {
         var users: [User]
+        var projects: [String: [Project]]  // login → the projects that user sees
+        var nextProjectID: Int
         var behaviour: Behaviour = .normal
         var accessTokenLifetime: Int
         var accessTokens: [String: AccessGrant] = [:]
@@ -99,6 +161,7 @@ public final class FakeShotGrid: Sendable {
         var passwordGrants = 0
         var refreshGrants = 0
         var identityLookups = 0
+        var received: [ReceivedRequest] = []
 
         mutating func issueTokens(login: String) -> (access: String, refresh: String, expiresIn: Int) {
             let access = FakeShotGrid.randomToken()
@@ -112,18 +175,17 @@ public final class FakeShotGrid: Sendable {
         }
     }
 
-    private struct Lifecycle {
-        var port = 0
-        var running = false
-        var group: ServiceGroup?
-        var task: Task<Void, Never>?
-    }
-
     private let state: Mutex<State>
-    private let lifecycle = Mutex(Lifecycle())
+    private let server = LoopbackServer(name: "FakeShotGrid")
+    private let tally = ConnectionTally()
 
-    public init(users: [User], accessTokenLifetime: Int = 600) {
-        self.state = Mutex(State(users: users, accessTokenLifetime: accessTokenLifetime))
+    /// `projects` maps a login to the projects that user sees (ids unique across users, or shared
+    /// on purpose to let two users see the same project).
+    public init(users: [User], projects: [String: [Project]] = [:], accessTokenLifetime: Int = 600) {
+        let highest = projects.values.joined().map(\.id).max() ?? 0
+        self.state = Mutex(
+            State(users: users, projects: projects, nextProjectID: max(highest + 1, 1000), accessTokenLifetime: accessTokenLifetime)
+        )
     }
 
     // MARK: Lifecycle
@@ -132,83 +194,17 @@ public final class FakeShotGrid: Sendable {
     /// Throws if the server could not start within 10 seconds. Calling it again while
     /// running does nothing.
     public func start() async throws {
-        let alreadyRunning = self.lifecycle.withLock { lifecycle -> Bool in
-            if lifecycle.running { return true }
-            lifecycle.running = true
-            return false
-        }
-        if alreadyRunning { return }
-
-        var logger = Logger(label: "FakeShotGrid")
-        logger.logLevel = .critical
-
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let failure = Mutex<String?>(nil)
-
-        let router = Router(context: FakeShotGridRequestContext.self)
-        router.add(middleware: FakeShotGridMiddleware(server: self))
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "FakeShotGrid"),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
-            },
-            logger: logger
-        )
-        var configuration = ServiceGroupConfiguration(services: [app], logger: logger)
-        configuration.maximumGracefulShutdownDuration = .seconds(5)
-        configuration.maximumCancellationDuration = .seconds(5)
-        let group = ServiceGroup(configuration: configuration)
-        let task = Task {
-            do {
-                try await group.run()
-            } catch {
-                failure.withLock { $0 = String(describing: error) }
-            }
-            portContinuation.finish()
-        }
-        self.lifecycle.withLock {
-            $0.group = group
-            $0.task = task
-        }
-
-        let port: Int? = try await withThrowingTaskGroup(of: Int?.self) { waiters in
-            waiters.addTask {
-                for await port in ports { return port }
-                return nil
-            }
-            waiters.addTask {
-                try await Task.sleep(for: .seconds(10))
-                throw FakeShotGridError.didNotStart("the server was not listening after 10 s")
-            }
-            defer { waiters.cancelAll() }
-            return try await waiters.next() ?? nil
-        }
-        guard let port, port > 0 else {
-            await self.stop()
-            throw FakeShotGridError.didNotStart(failure.withLock { $0 } ?? "the server stopped before listening")
-        }
-        self.lifecycle.withLock { $0.port = port }
+        try await self.server.start(FakeShotGridMiddleware(server: self))
     }
 
     /// "http://127.0.0.1:PORT" (valid after `start()`).
-    public var baseURL: String { "http://127.0.0.1:\(self.port)" }
+    public var baseURL: String { self.server.baseURL }
 
-    public var port: Int { self.lifecycle.withLock { $0.port } }
+    public var port: Int { self.server.port }
 
-    /// Graceful shutdown; waits until the server has stopped. Idempotent.
+    /// Graceful shutdown (in-flight requests get 2 s); waits until the server has stopped. Idempotent.
     public func stop() async {
-        let (group, task) = self.lifecycle.withLock { lifecycle -> (ServiceGroup?, Task<Void, Never>?) in
-            defer {
-                lifecycle.group = nil
-                lifecycle.task = nil
-                lifecycle.running = false
-            }
-            return (lifecycle.group, lifecycle.task)
-        }
-        if let group { await group.triggerGracefulShutdown() }
-        if let task { await task.value }
+        await self.server.stop()
     }
 
     // MARK: Knobs
@@ -240,6 +236,14 @@ public final class FakeShotGrid: Sendable {
         }
     }
 
+    /// Replaces the projects `login` sees.
+    public func setProjects(_ projects: [Project], for login: String) {
+        self.state.withLock { state in
+            state.projects[login] = projects
+            state.nextProjectID = max(state.nextProjectID, (projects.map(\.id).max() ?? 0) + 1)
+        }
+    }
+
     // MARK: Observations
 
     /// Token requests received with grant_type=password (whatever the answer, behaviour included).
@@ -253,6 +257,25 @@ public final class FakeShotGrid: Sendable {
     /// Every refresh token ever issued, oldest first (used and revoked ones included).
     public var issuedRefreshTokens: [String] { self.state.withLock { $0.issuedRefreshTokens } }
 
+    /// The projects `login` sees now (created ones included).
+    public func projects(for login: String) -> [Project] {
+        self.state.withLock { $0.projects[login] ?? [] }
+    }
+
+    /// Every request received, in the order answered.
+    public var receivedRequests: [ReceivedRequest] { self.state.withLock { $0.received } }
+
+    /// Requests received on `path` (as in `ReceivedRequest.path`, e.g. "/api/v1/entity/projects"),
+    /// of `method` ("GET", "POST", …) or any method, whatever the answer.
+    public func requestCount(_ path: String, method: String? = nil) -> Int {
+        self.state.withLock { state in
+            state.received.count(where: { $0.path == path && (method == nil || $0.method == method) })
+        }
+    }
+
+    /// Distinct TCP connections that sent at least one request.
+    public var acceptedConnections: Int { self.tally.count }
+
     /// Invalidates every access and refresh token issued so far.
     public func revokeAllTokens() {
         self.state.withLock { state in
@@ -261,7 +284,8 @@ public final class FakeShotGrid: Sendable {
         }
     }
 
-    /// Makes every access token issued so far expired (refresh tokens stay valid).
+    /// Makes every access token issued so far expired (refresh tokens stay valid); every entity
+    /// path answers 401 to them from now on.
     public func expireAccessTokens() {
         self.state.withLock { state in
             let past = ContinuousClock.now.advanced(by: .seconds(-1))
@@ -273,20 +297,24 @@ public final class FakeShotGrid: Sendable {
 
     // MARK: Request handling
 
-    fileprivate func handle(_ request: Request, context: FakeShotGridRequestContext) async throws -> Response {
+    fileprivate func handle(_ request: Request, context: ChannelRequestContext) async throws -> Response {
+        let connection = self.tally.ordinal(of: context.channel)
         var request = request
         let path = Self.normalisedPath(request.uri.path)
         let query = Self.parseForm(request.uri.query ?? "")
+        let bearer = Self.bearerToken(request.headers[.authorization])
+        var body: ByteBuffer?
 
         let route: Route
-        switch (request.method, path) {
-        case (.post, "/api/v1/auth/access_token"):
+        switch (request.method, Self.entityRoute(path)) {
+        case (.post, _) where path == "/api/v1/auth/access_token":
             // Read the body first so the grant can be counted even when the behaviour fails it.
-            let body = try await request.collectBody(upTo: 1 << 20)
-            let form = Self.parseForm(String(buffer: body))
+            let collected = try await request.collectBody(upTo: 1 << 20)
+            body = collected
+            let form = Self.parseForm(String(buffer: collected))
             let fields = query.merging(form) { _, fromBody in fromBody }
             let contentType = request.headers[.contentType]
-            route = .token(fields: fields, contentType: contentType, bodyIsEmpty: body.readableBytes == 0)
+            route = .token(fields: fields, contentType: contentType, bodyIsEmpty: collected.readableBytes == 0)
             self.state.withLock { state in
                 switch fields["grant_type"] {
                 case "password": state.passwordGrants += 1
@@ -294,13 +322,45 @@ public final class FakeShotGrid: Sendable {
                 default: break
                 }
             }
-        case (.get, "/api/v1/entity/human_users"), (.get, "/api/v1/entity/HumanUser"):
+        case (.get, _) where path == "/api/v1":
+            route = .apiRoot
+        case (.get, .humanUsers(id: nil)):
             route = .humanUsers(query: query)
             self.state.withLock { $0.identityLookups += 1 }
+        case (.get, .projects(let id)):
+            route = .readProjects(id: id, query: query)
+        case (.post, .projects(id: nil)):
+            let collected = try await request.collectBody(upTo: 1 << 20)
+            body = collected
+            route = .createProject(body: collected)
+        case (.get, .fakeBlob(let bytes)):
+            route = .fakeBlob(bytes: bytes)
         default:
             route = .unknown
         }
 
+        let response = try await self.respond(to: route, request: request, bearer: bearer, context: context)
+        let received = ReceivedRequest(
+            method: request.method.rawValue,
+            path: path,
+            query: request.uri.query,
+            bearerToken: bearer,
+            body: body.map { Array(buffer: $0) },
+            status: response?.status.code ?? 0,
+            connection: connection
+        )
+        self.state.withLock { $0.received.append(received) }
+        // nil: the connection is closed already; this answer is never written.
+        return response ?? Response(status: .internalServerError)
+    }
+
+    /// The answer, after the behaviour knob had its say; nil when the connection was dropped.
+    private func respond(
+        to route: Route,
+        request: Request,
+        bearer: String?,
+        context: ChannelRequestContext
+    ) async throws -> Response? {
         switch self.behaviour {
         case .normal:
             break
@@ -309,18 +369,17 @@ public final class FakeShotGrid: Sendable {
         case .slow(let seconds):
             try await Task.sleep(for: .seconds(seconds))
         case .dropConnections:
-            // Close the TCP connection without writing a response; the response returned
-            // below is never written because the channel is already closed.
+            // Close the TCP connection without writing a response.
             try? await context.channel.close().get()
-            return Response(status: .internalServerError)
+            return nil
         }
 
+        let selfLink = request.uri.query.map { "\(request.uri.path)?\($0)" } ?? request.uri.path
         switch route {
         case .token(let fields, let contentType, let bodyIsEmpty):
             return self.token(fields: fields, contentType: contentType, bodyIsEmpty: bodyIsEmpty)
-        case .humanUsers(let query):
-            let selfLink = request.uri.query.map { "\(request.uri.path)?\($0)" } ?? request.uri.path
-            return self.humanUsers(query: query, authorization: request.headers[.authorization], selfLink: selfLink)
+        case .apiRoot:
+            return Self.apiRootResponse()
         case .unknown:
             return Self.errorResponse(
                 status: 404,
@@ -328,13 +387,103 @@ public final class FakeShotGrid: Sendable {
                 title: "Not Found",
                 detail: "No route matches [\(request.method.rawValue)] \"\(request.uri.path)\""
             )
+        case .humanUsers, .readProjects, .createProject, .fakeBlob:
+            break
+        }
+
+        // Every entity route: the bearer token must be known and unexpired.
+        guard let login = self.authorisedLogin(bearer) else {
+            return Self.errorResponse(status: 401, code: 102, title: "Unauthorized", detail: "The access token is missing, invalid or expired.")
+        }
+        switch route {
+        case .humanUsers(let query):
+            let users = self.state.withLock { $0.users }
+            return Self.list(
+                type: "HumanUser",
+                collection: "human_users",
+                records: users.map { user in
+                    (
+                        id: user.id,
+                        attributes: [
+                            ("login", .string(user.login)), ("email", .string(user.email)), ("name", .string(user.name)),
+                            ("sg_status_list", .string(user.status)),
+                        ]
+                    )
+                },
+                query: query,
+                selfLink: selfLink
+            )
+        case .readProjects(nil, let query):
+            return Self.list(type: "Project", collection: "projects", records: self.projects(for: login).map(Self.fields), query: query, selfLink: selfLink)
+        case .readProjects(let id?, let query):
+            guard let project = self.projects(for: login).first(where: { $0.id == id }) else {
+                return Self.errorResponse(status: 404, code: 104, title: "Not Found", detail: "Project: \(id) not found")
+            }
+            let (_, attributes) = Self.fields(project)
+            let record = Self.record(type: "Project", collection: "projects", id: id, attributes: Self.selected(attributes, query: query))
+            return Self.jsonResponse(status: 200, .object([("data", record), ("links", .object([("self", .string(selfLink))]))]))
+        case .createProject(let body):
+            return self.createProject(body: body, login: login)
+        case .fakeBlob(let bytes):
+            var response = Response(status: .ok, body: DownloadPattern.responseBody(count: bytes))
+            response.headers[.contentType] = "application/octet-stream"
+            return response
+        case .token, .apiRoot, .unknown:
+            return nil  // answered above
         }
     }
 
     private enum Route {
         case token(fields: [String: String], contentType: String?, bodyIsEmpty: Bool)
+        case apiRoot
         case humanUsers(query: [String: String])
+        case readProjects(id: Int?, query: [String: String])
+        case createProject(body: ByteBuffer)
+        case fakeBlob(bytes: Int)
         case unknown
+    }
+
+    private enum EntityPath {
+        case humanUsers(id: Int?)
+        case projects(id: Int?)
+        case fakeBlob(bytes: Int)
+        case other
+    }
+
+    /// `/api/v1/entity/{type}[/{id}]`, the type by its plural path name or its entity name.
+    private static func entityRoute(_ path: String) -> EntityPath {
+        let prefix = "/api/v1/entity/"
+        guard path.hasPrefix(prefix) else { return .other }
+        let parts = path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count <= 2 else { return .other }
+        var id: Int?
+        if parts.count == 2 {
+            guard let number = Int(parts[1]), number >= 0 else { return .other }
+            id = number
+        }
+        switch parts[0] {
+        case "human_users", "HumanUser": return .humanUsers(id: id)
+        case "projects", "Project": return .projects(id: id)
+        case "fake_blobs": return id.map { .fakeBlob(bytes: $0) } ?? .other
+        default: return .other
+        }
+    }
+
+    private static func bearerToken(_ authorization: String?) -> String? {
+        authorization.flatMap { header in
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+            return parts[1].trimmingCharacters(in: .whitespaces)
+        }
+    }
+
+    /// The login a bearer token was issued to, if the token is known and unexpired.
+    private func authorisedLogin(_ token: String?) -> String? {
+        let now = ContinuousClock.now
+        return self.state.withLock { state -> String? in
+            guard let token, let grant = state.accessTokens[token], now < grant.expiresAt else { return nil }
+            return grant.login
+        }
     }
 
     private func token(fields: [String: String], contentType: String?, bodyIsEmpty: Bool) -> Response {
@@ -407,84 +556,116 @@ public final class FakeShotGrid: Sendable {
     }
 
     private static let humanUserFields = ["login", "email", "name", "sg_status_list"]
+    private static let projectFields = ["name", "sg_status", "sg_description"]
 
-    private func humanUsers(query: [String: String], authorization: String?, selfLink: String) -> Response {
-        // Bearer token: must be known and unexpired.
-        let token: String? = authorization.flatMap { header in
-            let parts = header.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-            return parts[1].trimmingCharacters(in: .whitespaces)
-        }
-        let now = ContinuousClock.now
-        let authorised = self.state.withLock { state -> Bool in
-            guard let token, let grant = state.accessTokens[token] else { return false }
-            return now < grant.expiresAt
-        }
-        guard authorised else {
-            return Self.errorResponse(status: 401, code: 102, title: "Unauthorized", detail: "The access token is missing, invalid or expired.")
-        }
+    private static func fields(_ project: Project) -> (id: Int, attributes: [(String, JSONValue)]) {
+        (
+            project.id,
+            [
+                ("name", .string(project.name)),
+                ("sg_status", .string(project.status)),
+                ("sg_description", project.description.map { .string($0) } ?? .null),
+            ]
+        )
+    }
 
-        // Filters: filter[field]=value (the keys arrive percent-decoded); "a,b" means any of.
+    /// A list read: simple `filter[field]=value` filters ("a,b" means any of), then only the
+    /// requested `fields` (all when absent or "*"; unknown ones are ignored).
+    private static func list(
+        type: String,
+        collection: String,
+        records: [(id: Int, attributes: [(String, JSONValue)])],
+        query: [String: String],
+        selfLink: String
+    ) -> Response {
+        let fieldNames = type == "HumanUser" ? self.humanUserFields : self.projectFields
         var filters: [(field: String, values: [String])] = []
         for (key, value) in query where key.hasPrefix("filter[") && key.hasSuffix("]") {
             let field = String(key.dropFirst("filter[".count).dropLast())
-            guard field == "id" || Self.humanUserFields.contains(field) else {
-                return Self.errorResponse(
+            guard field == "id" || fieldNames.contains(field) else {
+                return self.errorResponse(
                     status: 400,
                     code: 103,
-                    title: "API read() HumanUser.\(field) doesn't exist.",
-                    source: ["HumanUser.\(field)": " does not exist. Value: \(value)"]
+                    title: "API read() \(type).\(field) doesn't exist.",
+                    source: ["\(type).\(field)": " does not exist. Value: \(value)"]
                 )
             }
             filters.append((field, value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)))
         }
-
-        // Fields: only the requested ones (all when absent or "*"); unknown ones are ignored.
-        let requested: [String]
-        if let fieldsParam = query["fields"], !fieldsParam.isEmpty, fieldsParam != "*" {
-            let names = fieldsParam.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            requested = Self.humanUserFields.filter { names.contains($0) }
-        } else {
-            requested = Self.humanUserFields
-        }
-
-        let users = self.state.withLock { $0.users }
-        let matching = users.filter { user in
+        let matching = records.filter { record in
             filters.allSatisfy { filter in
-                let actual: String
-                switch filter.field {
-                case "id": actual = String(user.id)
-                case "login": actual = user.login
-                case "email": actual = user.email
-                case "name": actual = user.name
-                default: actual = user.status
-                }
+                let actual = filter.field == "id" ? String(record.id) : record.attributes.first { $0.0 == filter.field }?.1.text ?? ""
                 return filter.values.contains(actual)
             }
         }
-
-        let data: [JSONValue] = matching.map { user in
-            let attributes: [(String, JSONValue)] = requested.map { field in
-                switch field {
-                case "login": (field, .string(user.login))
-                case "email": (field, .string(user.email))
-                case "name": (field, .string(user.name))
-                default: (field, .string(user.status))
-                }
-            }
-            return .object([
-                ("type", .string("HumanUser")),
-                ("attributes", .object(attributes)),
-                ("relationships", .object([])),
-                ("id", .int(user.id)),
-                ("links", .object([("self", .string("/api/v1/entity/human_users/\(user.id)"))])),
-            ])
+        let data: [JSONValue] = matching.map { record in
+            self.record(type: type, collection: collection, id: record.id, attributes: self.selected(record.attributes, query: query))
         }
-        return Self.jsonResponse(
+        return self.jsonResponse(status: 200, .object([("data", .array(data)), ("links", .object([("self", .string(selfLink))]))]))
+    }
+
+    /// The attributes named by the `fields` parameter, in the record's order (all when absent or "*").
+    private static func selected(_ attributes: [(String, JSONValue)], query: [String: String]) -> [(String, JSONValue)] {
+        guard let fieldsParam = query["fields"], !fieldsParam.isEmpty, fieldsParam != "*" else { return attributes }
+        let names = fieldsParam.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return attributes.filter { names.contains($0.0) }
+    }
+
+    /// One entity record in ShotGrid's shape; `id` sits outside `attributes`.
+    private static func record(type: String, collection: String, id: Int, attributes: [(String, JSONValue)]) -> JSONValue {
+        .object([
+            ("type", .string(type)),
+            ("attributes", .object(attributes)),
+            ("relationships", .object([])),
+            ("id", .int(id)),
+            ("links", .object([("self", .string("/api/v1/entity/\(collection)/\(id)"))])),
+        ])
+    }
+
+    /// POST /api/v1/entity/projects with a flat JSON object of field values (the content type is
+    /// not checked); the new project is visible to the creating user only.
+    private func createProject(body: ByteBuffer, login: String) -> Response {
+        let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
+        guard let object else {
+            return Self.errorResponse(status: 400, code: 103, title: "Bad Request", detail: "The request body must be a JSON object.")
+        }
+        if let unknown = object.keys.sorted().first(where: { !Self.projectFields.contains($0) }) {
+            return Self.errorResponse(status: 400, code: 103, title: "API create() Project.\(unknown) doesn't exist.", source: [:])
+        }
+        guard let name = object["name"] as? String, !name.isEmpty else {
+            return Self.errorResponse(status: 400, code: 103, title: "API create() Project.name is required.", source: [:])
+        }
+        let status = object["sg_status"] as? String ?? "Active"
+        let description = object["sg_description"] as? String
+        let project = self.state.withLock { state -> Project in
+            let project = Project(id: state.nextProjectID, name: name, status: status, description: description)
+            state.nextProjectID += 1
+            state.projects[login, default: []].append(project)
+            return project
+        }
+        let (id, attributes) = Self.fields(project)
+        return Self.jsonResponse(status: 201, .object([("data", Self.record(type: "Project", collection: "projects", id: id, attributes: attributes))]))
+    }
+
+    /// GET /api/v1: the server info a real site answers (values from the recorded one).
+    private static func apiRootResponse() -> Response {
+        self.jsonResponse(
             status: 200,
             .object([
-                ("data", .array(data)),
-                ("links", .object([("self", .string(selfLink))])),
+                (
+                    "data",
+                    .object([
+                        ("shotgun_version", .string("v8.26.0.8069 (build b48e91a)")),
+                        ("api_version", .string("v1")),
+                        ("shotgun_version_number", .string("8.26.0.8069")),
+                        ("shotgun_build_number", .string("b48e91a")),
+                        ("portfolio_version", .string("8.26.0.8069")),
+                        ("unified_login_flow_enabled", .bool(true)),
+                        ("user_authentication_method", .string("oxygen")),
+                        ("site_id", .string("0")),
+                        ("site_name", .string("fake_shotgrid")),
+                    ])
+                )
             ])
         )
     }
@@ -574,33 +755,12 @@ public final class FakeShotGrid: Sendable {
     }
 }
 
-enum FakeShotGridError: Error, CustomStringConvertible {
-    case didNotStart(String)
-
-    var description: String {
-        switch self {
-        case .didNotStart(let reason): "FakeShotGrid did not start: \(reason)"
-        }
-    }
-}
-
 // MARK: - Server plumbing
-
-/// Request context that keeps the connection's channel, so `.dropConnections` can close it.
-struct FakeShotGridRequestContext: RequestContext {
-    var coreContext: CoreRequestContextStorage
-    let channel: any Channel
-
-    init(source: ApplicationRequestContextSource) {
-        self.coreContext = .init(source: source)
-        self.channel = source.channel
-    }
-}
 
 /// Answers every request itself (routes included), so unknown paths and every status get
 /// ShotGrid's errors[] body instead of Hummingbird's default.
 struct FakeShotGridMiddleware: RouterMiddleware {
-    typealias Context = FakeShotGridRequestContext
+    typealias Context = ChannelRequestContext
     let server: FakeShotGrid
 
     func handle(
@@ -620,9 +780,20 @@ struct FakeShotGridMiddleware: RouterMiddleware {
 private indirect enum JSONValue {
     case string(String)
     case int(Int)
+    case bool(Bool)
     case null
     case array([JSONValue])
     case object([(String, JSONValue)])
+
+    /// A scalar as text, for filter comparisons.
+    var text: String {
+        switch self {
+        case .string(let string): string
+        case .int(let int): String(int)
+        case .bool(let bool): bool ? "true" : "false"
+        case .null, .array, .object: ""
+        }
+    }
 
     func write(to out: inout String) {
         switch self {
@@ -630,6 +801,8 @@ private indirect enum JSONValue {
             Self.writeString(string, to: &out)
         case .int(let int):
             out += String(int)
+        case .bool(let bool):
+            out += bool ? "true" : "false"
         case .null:
             out += "null"
         case .array(let values):

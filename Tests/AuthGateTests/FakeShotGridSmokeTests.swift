@@ -225,7 +225,7 @@ struct FakeShotGridSmokeTests {
 
     @Test func unknownPathGets404ErrorsBody() async throws {
         try await withFake { fake in
-            let answer = try await send("GET", fake.baseURL + "/api/v1/entity/projects")
+            let answer = try await send("GET", fake.baseURL + "/api/v1/entity/no_such_things")
             #expect(answer.status == 404)
             _ = try shotGridError(answer)
         }
