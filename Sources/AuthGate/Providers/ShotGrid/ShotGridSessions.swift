@@ -53,7 +53,7 @@ final class ShotGridSessions: Sendable {
         return try await connection.renewOnce { [self] in
             // A caller that waited may find the renewal already done.
             if let latest = connection.tokens, latest.accessToken != current.accessToken { return latest }
-            return try await renew(connection, sessionID: sessionID, tokens: current, now: Date())
+            return try await renew(connection, sessionID: sessionID, tokens: current, now: now)
         }
     }
 
