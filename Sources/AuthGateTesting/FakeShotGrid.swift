@@ -220,6 +220,14 @@ public final class FakeShotGrid: Sendable {
         set { self.state.withLock { $0.accessTokenLifetime = newValue } }
     }
 
+    /// Adds a user (or replaces the one with the same login).
+    public func addUser(_ user: User) {
+        self.state.withLock { state in
+            state.users.removeAll { $0.login == user.login }
+            state.users.append(user)
+        }
+    }
+
     public func setUserStatus(login: String, status: String) {
         self.state.withLock { state in
             for index in state.users.indices where state.users[index].login == login {

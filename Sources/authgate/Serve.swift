@@ -25,7 +25,7 @@ struct Serve: AsyncParsableCommand {
             throw CLIExit(code: CLIExit.storeUnreachable, message: "authgate: cannot open the store: \(error)")
         }
         let app = Gateway.buildApplication(components) { port in
-            logger.notice("authgate listening", metadata: ["authgate.address": "\(config.listenHost):\(port)", "authgate.store": "\(StoreDescription.redacted(config.store))", "authgate.provider": "\(config.provider)"])
+            logger.notice("authgate listening", metadata: ["authgate.address": "\(config.listenHost):\(port)", "authgate.store": "\(ConfigReport.redactedStore(config.store))", "authgate.provider": "\(config.provider)"])
         }
         try await app.runService()
     }
@@ -38,13 +38,5 @@ func loadKeys(_ config: GatewayConfig, logger: Logger) throws -> KeyRing {
         return ring
     } catch {
         throw CLIExit(code: CLIExit.usage, message: "authgate: \(error)")
-    }
-}
-
-enum StoreDescription {
-    /// A store URI for logs: credentials removed.
-    static func redacted(_ store: String) -> String {
-        guard let scheme = store.range(of: "://"), let at = store.range(of: "@", range: scheme.upperBound..<store.endIndex) else { return store }
-        return String(store[..<scheme.upperBound]) + "***@" + String(store[at.upperBound...])
     }
 }
