@@ -38,7 +38,7 @@ import Testing
             let dump = try await store.pool.withClient { client in
                 var text = ""
                 for collection in ["sessions", "revoked_tokens", "users", "rate_limits"] {
-                    text += try client.find(collection, [:]).map(\.extendedJSON).joined()
+                    text += try client.find(collection, [:]).map(\.debugDescription).joined()
                 }
                 return text
             }

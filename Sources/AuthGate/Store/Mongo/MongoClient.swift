@@ -9,17 +9,30 @@ struct MongoClient {
 
     // MARK: BSON at the C boundary
 
+    // Documents cross as whole BSON byte buffers, not built with bson_append_* or read with
+    // bson_iter_*: one Swift codec then owns every type rule (and is tested byte for byte
+    // against pymongo), encoding is one linear write with no C call per element, and libbson
+    // reads our buffer in place (bson_init_static) while we read its buffers in place
+    // (bson_get_data), so no document is copied at the boundary.
+
+    /// Lends `document` as a read-only bson_t over our bytes; valid only inside `body`.
     static func withBSON<T>(_ document: BSONDocument, _ body: (OpaquePointer) throws -> T) throws -> T {
-        let json = document.extendedJSON
-        var error = bson_error_t()
-        let bson = json.withCString { pointer in
-            pointer.withMemoryRebound(to: UInt8.self, capacity: json.utf8.count) {
-                bson_new_from_json($0, json.utf8.count, &error)
-            }
+        let bytes: [UInt8]
+        do {
+            bytes = try document.bsonBytes()
+        } catch {
+            throw StoreError.failed("cannot encode document: \(error)")
         }
-        guard let bson else { throw StoreError.failed("cannot encode document") }
-        defer { bson_destroy(bson) }
-        return try body(bson)
+        let bson = cmongoc_bson_alloc()!
+        defer { free(UnsafeMutableRawPointer(bson)) }
+        return try bytes.withUnsafeBufferPointer { buffer in
+            // bson_init_static checks the length prefix and terminator, and copies nothing.
+            guard bson_init_static(bson, buffer.baseAddress, buffer.count) else {
+                throw StoreError.failed("cannot encode document")
+            }
+            defer { bson_destroy(bson) }
+            return try body(bson)
+        }
     }
 
     static func withOptionalBSON<T>(_ document: BSONDocument?, _ body: (OpaquePointer?) throws -> T) throws -> T {
@@ -28,18 +41,22 @@ struct MongoClient {
     }
 
     /// Storage for a reply that the C call initialises (libmongoc always initialises `reply`).
-    static func withReply<T>(_ body: (OpaquePointer) -> T) -> (T, BSONDocument) {
-        let reply = cmongoc_reply_alloc()!
+    static func withReply<T>(_ body: (OpaquePointer) -> T) throws -> (T, BSONDocument) {
+        let reply = cmongoc_bson_alloc()!
         defer { free(UnsafeMutableRawPointer(reply)) }
         let result = body(reply)
         defer { bson_destroy(reply) }
-        return (result, document(reply))
+        return (result, try document(reply))
     }
 
-    static func document(_ bson: OpaquePointer) -> BSONDocument {
-        guard let json = bson_as_canonical_extended_json(bson, nil) else { return [:] }
-        defer { bson_free(json) }
-        return BSONDocument(extendedJSON: String(cString: json)) ?? [:]
+    /// Decodes a document libbson owns, reading its bytes in place.
+    static func document(_ bson: OpaquePointer) throws -> BSONDocument {
+        let bytes = UnsafeBufferPointer(start: bson_get_data(bson), count: Int(cmongoc_bson_len(bson)))
+        do {
+            return try BSONDocument(bsonBytes: bytes)
+        } catch {
+            throw StoreError.failed("malformed BSON from the server: \(error)")
+        }
     }
 
     // MARK: Operations
@@ -54,7 +71,7 @@ struct MongoClient {
     func command(_ command: BSONDocument) throws -> BSONDocument {
         var error = bson_error_t()
         let (ok, reply) = try Self.withBSON(command) { bson in
-            Self.withReply { mongoc_client_command_simple(client, databaseName, bson, nil, $0, &error) }
+            try Self.withReply { mongoc_client_command_simple(client, databaseName, bson, nil, $0, &error) }
         }
         guard ok else { throw MongoError.storeError(error) }
         return reply
@@ -77,7 +94,7 @@ struct MongoClient {
                     var results: [BSONDocument] = []
                     var current: OpaquePointer?
                     while mongoc_cursor_next(cursor, &current), let current {
-                        results.append(Self.document(current))
+                        results.append(try Self.document(current))
                     }
                     var error = bson_error_t()
                     if mongoc_cursor_error(cursor, &error) { throw MongoError.storeError(error) }
@@ -96,7 +113,7 @@ struct MongoClient {
             try Self.withBSON(filter) { filterBSON in
                 try Self.withBSON(update) { updateBSON in
                     try Self.withOptionalBSON(options) { optionsBSON in
-                        Self.withReply { reply in
+                        try Self.withReply { reply in
                             many
                                 ? mongoc_collection_update_many(collection, filterBSON, updateBSON, optionsBSON, reply, &error)
                                 : mongoc_collection_update_one(collection, filterBSON, updateBSON, optionsBSON, reply, &error)
@@ -114,7 +131,7 @@ struct MongoClient {
         var error = bson_error_t()
         let (ok, reply) = try withCollection(collectionName) { collection in
             try Self.withBSON(filter) { filterBSON in
-                Self.withReply { reply in
+                try Self.withReply { reply in
                     many
                         ? mongoc_collection_delete_many(collection, filterBSON, nil, reply, &error)
                         : mongoc_collection_delete_one(collection, filterBSON, nil, reply, &error)
