@@ -317,11 +317,10 @@ private let interopSession = SessionRecord(
     createdAt: date(ms: 1_700_000_000_123), lastSeenAt: date(ms: 1_700_000_100_456), idleExpiresAt: date(ms: 1_700_003_700_456),
     expiresAt: date(ms: 1_700_086_400_123), clientIP: "203.0.113.7", userAgent: "Mozilla/5.0 (ünïcödé)", version: 3)
 
-private let testPython = ProcessInfo.processInfo.environment["AUTHGATE_TEST_PYTHON"]
 
 /// Runs the fixture with the venv's python (pymongo comes with mongoeco[wire]) and returns stdout.
 private func pymongo(_ arguments: String...) throws -> String {
-    let python = try #require(testPython, "AUTHGATE_TEST_PYTHON must be set (scripts/test sets it)")
+    let python = try #require(TestPython.path, "\(TestPython.unavailableReason)")
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("scripts/fixtures/bson_interop.py")
     let process = Process()
@@ -340,7 +339,7 @@ private func pymongo(_ arguments: String...) throws -> String {
     return String(decoding: printed, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
-@Suite(.enabled(if: testPython != nil || TestEnvironment.isCI, "AUTHGATE_TEST_PYTHON is not set (scripts/test sets it)"))
+@Suite(.enabled(if: TestPython.isAvailable, Comment(rawValue: TestPython.unavailableReason)))
 struct BSONInteropTests {
     @Test func pymongoSessionDocumentReadsAsTheSessionRecord() throws {
         let bytes = try [UInt8](hex: pymongo("session"))
@@ -411,14 +410,12 @@ struct BSONInteropTests {
 
 // MARK: MongoDB
 
-@Suite(
-    .enabled(if: TestEnvironment.mongoURI != nil || TestEnvironment.isCI, "AUTHGATE_TEST_MONGODB_URI is not set (scripts/test sets it)"))
+@Suite(.enabled(if: MongoEcoServer.isAvailable, Comment(rawValue: MongoEcoServer.unavailableReason)))
 struct BSONMongoRoundTripTests {
     /// What the store writes comes back from the server unchanged: values, widths, key order.
     @Test func everyStoredTypeSurvivesTheServer() async throws {
-        let uri = try #require(TestEnvironment.mongoURI, "AUTHGATE_TEST_MONGODB_URI must be set (scripts/test sets it)")
-        let database = "t_bson_" + UUID().uuidString.prefix(8).lowercased()
-        let pool = try MongoClientPool(uri: TestEnvironment.withDatabase(uri, database), timeout: 3)
+        let uri = TestEnvironment.withDatabase(try await MongoEcoServer.sharedURI(), "t_bson_" + UUID().uuidString.prefix(8).lowercased())
+        let pool = try MongoClientPool(uri: uri, timeout: 3)
         do {
             var stored = everyType
             stored.pairs.insert(("_id", .string("every-type")), at: 0)
@@ -428,6 +425,7 @@ struct BSONMongoRoundTripTests {
                 return try client.find("bson", ["_id": .string("every-type")])
             }
             #expect(read == [written])
+            try await pool.withClient { try $0.command(["dropDatabase": .int32(1)]) }
         } catch {
             await pool.close()
             throw error
