@@ -113,4 +113,40 @@ func peakRSS(of process: GatewayProcess, during body: () async throws -> Void) a
             #expect(good.stdout.contains("jwt-secret") && !good.stdout.contains(String(repeating: "s", count: 40)))
         }, { TestEnvironment.remove(directory) })
     }
+
+    /// The pool's metrics as the contract names them, from a gateway whose pool holds two sessions.
+    @Test func poolMetricsShowEntriesHitsMissesAndEvictionsByReason() async throws {
+        let fake = FakeShotGrid(users: [
+            .init(id: 42, login: "alice", password: "wonderland-pass", email: "alice@example.com", name: "Alice"),
+        ])
+        try await fake.start()
+        let directory = try TestEnvironment.temporaryDirectory()
+        try await finally({
+            let gateway = try await GatewayProcess.start(arguments: [
+                "serve", "--store", "sqlite:\(directory)/authgate.db", "--keys", "\(directory)/keys.json", "--provider", "shotgrid",
+                "--shotgrid-url", fake.baseURL, "--pool-size", "2", "--routes", #"[{"prefix":"/sg","kind":"shotgrid"}]"#,
+            ])
+            try await finally({
+                var tokens: [String] = []
+                for _ in 0..<3 {
+                    let signedIn = try await gateway.client.postJSON("/auth/login", ["username": "alice", "password": "wonderland-pass"])
+                    tokens.append(try #require(signedIn.json["access_token"] as? String))
+                }
+                #expect(try await gateway.client.get("/sg/entity/projects", bearer: tokens[2]).status == 200)  // a hit
+                #expect(try await gateway.client.get("/sg/entity/projects", bearer: tokens[0]).status == 200)  // a miss: evicted, rebuilt
+                #expect(try await gateway.client.send("POST", "/auth/logout", headers: ["Authorization": "Bearer \(tokens[0])"]).status == 204)
+                let metrics = try await gateway.client.get("/metrics").text
+                for line in [
+                    "authgate_upstream_pool_entries 1.0", "authgate_upstream_pool_hits_total 1", "authgate_upstream_pool_misses_total 1",
+                    #"authgate_upstream_pool_evictions_total{reason="lru"} 2"#, #"authgate_upstream_pool_evictions_total{reason="logout"} 1"#,
+                    #"authgate_proxy_requests_total{route="/sg",status="200"} 2"#,
+                ] {
+                    #expect(metrics.contains(line), "missing \(line) in\n\(metrics)")
+                }
+            }, { await gateway.stop() })
+        }, {
+            await fake.stop()
+            TestEnvironment.remove(directory)
+        })
+    }
 }

@@ -136,4 +136,24 @@ func projectNames(_ answer: TestResponse) -> [String] {
             #expect(try await gateway.client.get("/sg/entity/projects", bearer: b).status == 200)
         }
     }
+
+    /// Bodies stream both ways on the ShotGrid route too: a large download arrives whole, and an
+    /// upload over 64 KiB (too big to keep for a retry) goes through the upload pipe.
+    @Test func largeBodiesStreamThroughTheSessionsConnection() async throws {
+        try await withShotGridProxy { gateway, fake in
+            let alice = try await shotgridToken(gateway)
+            let size = 8 << 20
+            let download = try await RawHTTPConnection.with(port: gateway.port) { connection in
+                try await connection.send("GET", "/sg/entity/fake_blobs/\(size)", headers: [HeaderLine("Authorization", "Bearer \(alice)")], keepBody: 0)
+            }
+            #expect(download.status == 200 && download.complete && download.bodySize == size)
+            #expect(download.bodySHA256 == DownloadPattern.sha256Hex(count: size))
+            let description = String(repeating: "long description ", count: 12_000)  // about 200 KiB
+            let created = try await gateway.client.postJSON(
+                "/sg/entity/projects", ["name": "Big One", "sg_description": description], headers: ["Authorization": "Bearer \(alice)"])
+            #expect(created.status == 201, "\(created.status) \(created.text.prefix(200))")
+            let post = try #require(fake.receivedRequests.last { $0.method == "POST" })
+            #expect((post.body?.count ?? 0) > 64 << 10 && post.bodyText?.contains("Big One") == true)
+        }
+    }
 }

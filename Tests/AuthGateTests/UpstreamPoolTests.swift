@@ -1,5 +1,6 @@
 // UpstreamPoolTests: the LRU's order, size bound and idle bound, and the pool's counters.
 @testable import AuthGate
+import AuthGateTesting
 import Foundation
 import Testing
 
@@ -29,5 +30,20 @@ import Testing
         #expect(pool.connection(for: "s3", now: t0.addingTimeInterval(61)) == nil)  // idle
         let stats = pool.stats
         #expect(stats.hits == 1 && stats.misses == 3 && stats.evictions == 3 && stats.size == 0)
+    }
+
+    /// Blocking work past threads + queue is refused at once (the caller answers 503), not queued.
+    @Test func saturatedBlockingPoolRefusesMoreWork() async throws {
+        let pool = BlockingPool(threads: 1, queueLimit: 1)
+        let release = DispatchSemaphore(value: 0)
+        let running = Task { try await pool.run { release.wait() } }
+        let queued = Task { try await pool.run { () } }
+        _ = try await eventually(within: 5, until: { $0 == 2 }) { pool.load }
+        await #expect(throws: BlockingPoolError.saturated) { try await pool.run { () } }
+        release.signal()
+        try await running.value
+        try await queued.value
+        try await pool.run { () }  // room again
+        await pool.shutdown()
     }
 }

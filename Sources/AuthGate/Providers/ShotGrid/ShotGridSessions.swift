@@ -27,6 +27,11 @@ final class ShotGridSessions: Sendable {
     /// The pooled connection of a session whose record the caller holds (refresh).
     func connection(for session: SessionRecord, now: Date) throws(ProviderError) -> UpstreamConnection {
         if let pooled = pool.connection(for: session.id, now: now), pooled.tokens != nil { return pooled }
+        return try rebuild(session, now: now)
+    }
+
+    /// A new pool entry from the session's sealed tokens.
+    private func rebuild(_ session: SessionRecord, now: Date) throws(ProviderError) -> UpstreamConnection {
         guard let sealed = session.upstream else { throw .invalidCredentials }
         let tokens: UpstreamTokens
         do { tokens = try UpstreamTokens.unseal(sealed, with: sealer, sessionID: session.id) } catch { throw .invalidCredentials }
@@ -43,7 +48,7 @@ final class ShotGridSessions: Sendable {
             throw SessionError.invalidToken(tokenSent: true)
         }
         guard session.provider == "shotgrid" else { throw SessionError.accessDenied("this session has no ShotGrid sign-in") }
-        return try connection(for: session, now: now)
+        return try rebuild(session, now: now)
     }
 
     /// The session's ShotGrid tokens, renewed first when due (or when `force`d after a 401).
