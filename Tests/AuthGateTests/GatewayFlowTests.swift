@@ -169,7 +169,7 @@ func refreshCookieValue(_ header: String) -> String? {
             expired.exp = Int64(Date().timeIntervalSince1970) - 3600
             expired.iat = expired.exp - 60
             expired.nbf = expired.iat
-            let old = gateway.components.issuer.jwt.sign(expired)
+            let old = try gateway.components.issuer.jwt.sign(expired)
             #expect(try await gateway.client.get("/auth/me", bearer: old).status == 401)
             #expect(try await gateway.client.send("POST", "/auth/logout", headers: ["Authorization": "Bearer \(old)"]).status == 204)
             let refresh = try #require(signedIn["refresh_token"] as? String)

@@ -17,9 +17,9 @@ import Testing
     }
 
     /// Builds a token with any header and payload, signed with `key` under HS256.
-    func forge(header: String, payload: String, key: [UInt8]? = nil) -> String {
+    func forge(header: String, payload: String, key: [UInt8]? = nil) throws -> String {
         let input = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(payload.utf8))
-        let signature = HMACSHA256.authenticate(Array(input.utf8), key: key ?? keys.activeSigningKey.material.value)
+        let signature = try HMACSHA256Key(key ?? keys.activeSigningKey.material.value).authenticate(Array(input.utf8))
         return input + "." + Base64URL.encode(signature)
     }
 
@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func signedTokenVerifiesWithHeaderOfContract() throws {
-        let token = codec.sign(claims())
+        let token = try codec.sign(claims())
         #expect(try codec.verify(token, now: now) == claims())
         let header = String(decoding: Base64URL.decode(token.split(separator: ".")[0])!, as: UTF8.self)
         #expect(header == #"{"alg":"HS256","typ":"JWT","kid":"\#(keys.activeSigningKeyID)"}"#)
@@ -38,7 +38,7 @@ import Testing
 
     @Test func attackSetIsRefused() throws {
         let kid = keys.activeSigningKeyID
-        let good = codec.sign(claims())
+        let good = try codec.sign(claims())
         let parts = good.split(separator: ".").map(String.init)
         var flipped = Base64URL.decode(parts[2])!
         flipped[0] ^= 0x01
@@ -46,22 +46,22 @@ import Testing
         changedPayload = Base64URL.encode(Array(changedPayload.utf8))
         let cases: [(String, String, JWTError)] = [
             ("alg none", Base64URL.encode(Array(#"{"alg":"none","typ":"JWT","kid":"\#(kid)"}"#.utf8)) + "." + parts[1] + ".", .unsupportedAlgorithm),
-            ("HS512", forge(header: #"{"alg":"HS512","typ":"JWT","kid":"\#(kid)"}"#, payload: payload), .unsupportedAlgorithm),
-            ("RS256", forge(header: #"{"alg":"RS256","typ":"JWT","kid":"\#(kid)"}"#, payload: payload), .unsupportedAlgorithm),
-            ("unknown kid", forge(header: #"{"alg":"HS256","typ":"JWT","kid":"nope"}"#, payload: payload), .unknownKey),
-            ("no kid", forge(header: #"{"alg":"HS256","typ":"JWT"}"#, payload: payload), .unknownKey),
+            ("HS512", try forge(header: #"{"alg":"HS512","typ":"JWT","kid":"\#(kid)"}"#, payload: payload), .unsupportedAlgorithm),
+            ("RS256", try forge(header: #"{"alg":"RS256","typ":"JWT","kid":"\#(kid)"}"#, payload: payload), .unsupportedAlgorithm),
+            ("unknown kid", try forge(header: #"{"alg":"HS256","typ":"JWT","kid":"nope"}"#, payload: payload), .unknownKey),
+            ("no kid", try forge(header: #"{"alg":"HS256","typ":"JWT"}"#, payload: payload), .unknownKey),
             ("flipped signature", parts[0] + "." + parts[1] + "." + Base64URL.encode(flipped), .badSignature),
             ("changed claim", parts[0] + "." + changedPayload + "." + parts[2], .badSignature),
-            ("other key", forge(header: #"{"alg":"HS256","typ":"JWT","kid":"\#(kid)"}"#, payload: payload, key: Array(repeating: 7, count: 32)), .badSignature),
-            ("expired", codec.sign(claims(exp: -31)), .expired),
-            ("not yet valid", codec.sign(claims(nbf: 120)), .notYetValid),
-            ("wrong iss", codec.sign(claims(iss: "evil")), .wrongIssuer),
-            ("wrong aud", codec.sign(claims(aud: "other")), .wrongAudience),
+            ("other key", try forge(header: #"{"alg":"HS256","typ":"JWT","kid":"\#(kid)"}"#, payload: payload, key: Array(repeating: 7, count: 32)), .badSignature),
+            ("expired", try codec.sign(claims(exp: -31)), .expired),
+            ("not yet valid", try codec.sign(claims(nbf: 120)), .notYetValid),
+            ("wrong iss", try codec.sign(claims(iss: "evil")), .wrongIssuer),
+            ("wrong aud", try codec.sign(claims(aud: "other")), .wrongAudience),
             ("oversize", String(repeating: "a", count: 8 * 1024 + 1), .oversize),
             ("bad base64", parts[0] + ".!!!." + parts[2], .badSignature),
             ("bad base64 header", "@@@." + parts[1] + "." + parts[2], .malformed),
             ("two parts", parts[0] + "." + parts[1], .malformed),
-            ("no exp", forge(header: #"{"alg":"HS256","typ":"JWT","kid":"\#(kid)"}"#, payload: payload.replacingOccurrences(of: #""exp":\d+,"#, with: "", options: .regularExpression)), .missingExpiry),
+            ("no exp", try forge(header: #"{"alg":"HS256","typ":"JWT","kid":"\#(kid)"}"#, payload: payload.replacingOccurrences(of: #""exp":\d+,"#, with: "", options: .regularExpression)), .missingExpiry),
         ]
         for (name, token, expected) in cases {
             #expect(throws: expected, "\(name)") { try codec.verify(token, now: now) }
@@ -69,15 +69,15 @@ import Testing
     }
 
     @Test func clockSkewOfThirtySecondsIsAllowed() throws {
-        #expect(throws: Never.self) { try codec.verify(codec.sign(claims(exp: -20)), now: now) }
-        #expect(throws: Never.self) { try codec.verify(codec.sign(claims(nbf: 20)), now: now) }
+        #expect(throws: Never.self) { try codec.verify(try codec.sign(claims(exp: -20)), now: now) }
+        #expect(throws: Never.self) { try codec.verify(try codec.sign(claims(nbf: 20)), now: now) }
     }
 
     @Test func rotatedOutKeyStillVerifiesUntilRemoved() throws {
-        let old = codec.sign(claims())
+        let old = try codec.sign(claims())
         let rotated = JWTCodec(keys: keys.rotated(), issuer: "authgate", audience: "authgate")
         #expect(try rotated.verify(old, now: now).sub == "u1")
-        #expect(rotated.sign(claims()).contains(".") && rotated.keys.activeSigningKeyID != keys.activeSigningKeyID)
+        #expect(try rotated.sign(claims()).contains(".") && rotated.keys.activeSigningKeyID != keys.activeSigningKeyID)
     }
 
     /// Any standard JWT library given the key must verify our tokens: PyJWT, from scripts/test's venv.
@@ -114,7 +114,7 @@ import Testing
 
     @Test(.enabled(if: TestPython.isAvailable, Comment(rawValue: TestPython.unavailableReason)))
     func pyJWTVerifiesOurTokens() async throws {
-        let token = codec.sign(claims())
+        let token = try codec.sign(claims())
         let verified = try await TestPython.verifyJWT(token, key: keys.activeSigningKey.material.value, audience: "authgate", issuer: "authgate")
         #expect(verified?.sub == "u1" && verified?.kid == keys.activeSigningKeyID)
         // And PyJWT refuses it with another key: the check above is not vacuous.

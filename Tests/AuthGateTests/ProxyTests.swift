@@ -118,7 +118,7 @@ func accessToken(_ gateway: TestGateway, _ username: String = "alice", _ passwor
             var expired = try gateway.components.issuer.jwt.verify(token)
             expired.exp = Int64(Date().timeIntervalSince1970) - 120
             let forged = token.dropLast(4) + (token.hasSuffix("AAAA") ? "BBBB" : "AAAA")
-            for (label, bearer) in [("none", nil), ("garbage", "x.y.z"), ("forged", String(forged)), ("expired", gateway.components.issuer.jwt.sign(expired))] {
+            for (label, bearer) in [("none", nil), ("garbage", "x.y.z"), ("forged", String(forged)), ("expired", try gateway.components.issuer.jwt.sign(expired))] {
                 let answer = try await gateway.client.get("/api/secret", bearer: bearer)
                 #expect(answer.status == 401 && answer.errorCode == "invalid_token", "\(label): \(answer.status)")
             }

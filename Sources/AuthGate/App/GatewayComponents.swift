@@ -26,6 +26,8 @@ public final class GatewayComponents: Sendable {
     public let logger: Logger
 
     public init(config: GatewayConfig, keys: KeyRing, logger: Logger, registry: PrometheusCollectorRegistry = .init()) async throws {
+        // A broken HMAC must stop the gateway, not sign or verify with garbage.
+        try HMACSHA256.selfTest()
         self.config = config
         self.keys = LiveKeyRing(keys)
         keyReloader = KeyRingReloader(config: config, ring: self.keys, logger: logger)

@@ -39,6 +39,8 @@ public struct APIError: Error, HTTPResponseError, Equatable {
             self.init(.serviceUnavailable, "upstream_unavailable", "the identity provider is unavailable; try again shortly", headers: [.retryAfter: "1"])
         case .overloaded:
             self.init(.serviceUnavailable, "overloaded", "the gateway is busy; try again shortly", headers: [.retryAfter: "1"])
+        case .serverError:
+            self = .serverError
         }
     }
 

@@ -21,6 +21,16 @@ public struct KeyRing: Sendable {
     public let sealingKeys: [KeyRingKey]
     public let activeSigningKeyID: String
     public let activeSealingKeyID: String
+    /// Each signing key ready to sign and verify: its prepared MAC and the exact header segment
+    /// our tokens carry for it (verify recognises that segment without parsing it).
+    let signers: [Signer]
+
+    struct Signer: Sendable {
+        let key: KeyRingKey
+        let mac: HMACSHA256Key
+        let headerSegment: String
+        let headerSegmentBytes: [UInt8]
+    }
 
     public init(signingKeys: [KeyRingKey], activeSigningKeyID: String, sealingKeys: [KeyRingKey], activeSealingKeyID: String) throws(KeyRingError) {
         guard signingKeys.contains(where: { $0.id == activeSigningKeyID }) else { throw .invalid("active signing key \(activeSigningKeyID) is not in the ring") }
@@ -31,6 +41,15 @@ public struct KeyRing: Sendable {
         for key in sealingKeys where key.material.value.count != Self.sealingKeyBytes {
             throw .invalid("sealing key \(key.id) is not \(Self.sealingKeyBytes) bytes")
         }
+        var signers: [Signer] = []
+        for key in signingKeys {
+            let mac: HMACSHA256Key
+            do { mac = try HMACSHA256Key(key.material.value) } catch { throw .invalid("cannot prepare signing key \(key.id)") }
+            let header = (try? WireJSONEncoder().encode(JWTCodec.Header(alg: "HS256", typ: "JWT", kid: key.id))) ?? []
+            let segment = Base64URL.encode(header)
+            signers.append(Signer(key: key, mac: mac, headerSegment: segment, headerSegmentBytes: Array(segment.utf8)))
+        }
+        self.signers = signers
         self.signingKeys = signingKeys
         self.sealingKeys = sealingKeys
         self.activeSigningKeyID = activeSigningKeyID
@@ -38,6 +57,7 @@ public struct KeyRing: Sendable {
     }
 
     public var activeSigningKey: KeyRingKey { signingKeys.first { $0.id == activeSigningKeyID }! }
+    var activeSigner: Signer { signers.first { $0.key.id == activeSigningKeyID }! }
     public var activeSealingKey: KeyRingKey { sealingKeys.first { $0.id == activeSealingKeyID }! }
     public func signingKey(id: String) -> KeyRingKey? { signingKeys.first { $0.id == id } }
     public func sealingKey(id: String) -> KeyRingKey? { sealingKeys.first { $0.id == id } }

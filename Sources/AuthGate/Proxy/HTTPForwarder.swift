@@ -7,6 +7,7 @@ import Foundation
 import Hummingbird
 import HTTPTypes
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 public import NIOPosix
@@ -38,7 +39,9 @@ public final class HTTPForwarder: Service, Sendable {
         case timedOut
     }
 
-    /// Forwards one request; returns the upstream's answer with its body still streaming.
+    /// Forwards one request; returns the upstream's answer with its body still streaming. The
+    /// route's timeout runs from when the request body has been sent (a large upload may take
+    /// longer than the wait for the answer's head).
     func forward(_ request: Request, to url: String, headers: HTTPFields, timeout: TimeInterval, logger: Logger) async throws(Failure) -> Response {
         var outgoing = HTTPClientRequest(url: url)
         outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
@@ -46,14 +49,33 @@ public final class HTTPForwarder: Service, Sendable {
         nioHeaders.reserveCapacity(headers.count)
         for field in headers { nioHeaders.add(name: field.name.rawName, value: field.value) }
         outgoing.headers = nioHeaders
+        let sent = BodySentSignal()
         if let length = request.headers[.contentLength].flatMap(Int.init) {
-            outgoing.body = .stream(request.body, length: .known(Int64(length)))
+            outgoing.body = .stream(SignalingBody(base: request.body, sent: sent), length: .known(Int64(length)))
         } else if request.headers[.transferEncoding] != nil {
-            outgoing.body = .stream(request.body, length: .unknown)
+            outgoing.body = .stream(SignalingBody(base: request.body, sent: sent), length: .unknown)
+        } else {
+            sent.signal()
         }
+        let prepared = outgoing
         let answer: HTTPClientResponse
         do {
-            answer = try await client.execute(outgoing, deadline: .now() + .milliseconds(Int64(timeout * 1000)), logger: logger)
+            answer = try await withThrowingTaskGroup(of: HTTPClientResponse?.self) { group in
+                group.addTask { [client] in
+                    // The head timer below is the real limit; this deadline only backs it up.
+                    try await client.execute(prepared, deadline: .now() + .hours(1), logger: logger)
+                }
+                group.addTask {
+                    await sent.wait()
+                    try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let response = first else { throw Failure.timedOut }
+                return response
+            }
+        } catch let failure as Failure {
+            throw failure
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw .timedOut
         } catch {
@@ -68,4 +90,52 @@ public final class HTTPForwarder: Service, Sendable {
             headers: ForwardedHeaders.toClient(fields),
             body: ResponseBody(asyncSequence: answer.body))
     }
+}
+
+/// Set once the request body has been handed to the upstream in full.
+final class BodySentSignal: Sendable {
+    private let state = NIOLockedValueBox<(sent: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func signal() {
+        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.sent else { return [] }
+            state.sent = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLockedValue { state -> Bool in
+                if state.sent { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+}
+
+/// The client's request body as it streams to the upstream, signalling its end.
+struct SignalingBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    typealias Element = ByteBuffer
+    let base: Base
+    let sent: BodySentSignal
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        let sent: BodySentSignal
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard let chunk = try await base.next() else {
+                sent.signal()
+                return nil
+            }
+            return chunk
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), sent: sent) }
 }

@@ -59,7 +59,7 @@ public struct ProxyMiddleware: RouterMiddleware {
                 switch route.authorization {
                 case .drop: nil
                 case .forward: header
-                case .internal: "Bearer " + issuer.internalToken(for: claims, audience: route.audience)
+                case .internal: "Bearer " + (try issuer.internalToken(for: claims, audience: route.audience))
                 }
             let headers = ForwardedHeaders.toUpstream(request.headers, claims: claims, client: client, authorization: authorization)
             do {

@@ -102,7 +102,7 @@ final class ShotGridForwarder: Sendable {
         if let pipe { Task { await pipe.fill(from: request.body) } }
         let exchange = CurlExchange(
             bridge: CurlBodyBridge.make(), buffered: { if case .buffered(let bytes) = body { bytes } else { nil } }(), pipe: pipe,
-            headDeadline: Date().addingTimeInterval(timeout), retryOnUnauthorized: retryOnUnauthorized)
+            headTimeout: timeout, retryOnUnauthorized: retryOnUnauthorized)
         let method = request.method.rawValue
         let workers = provider.workers
         return try await withTaskCancellationHandler {
@@ -141,19 +141,23 @@ private final class CurlExchange: CurlStreamingDelegate, @unchecked Sendable {
     let bridge: CurlBodyBridge
     let buffered: [UInt8]?
     let pipe: UploadPipe?
-    let headDeadline: Date
+    let headTimeout: TimeInterval
     let retryOnUnauthorized: Bool
     private let lock = NIOLock()
+    /// When the answer's head is due: the route's timeout after the request body is sent.
+    private var headDeadline: Date?
     private var sent = 0
     private var cancelled = false
     private var swallowed = false
     var handoff: CheckedContinuation<ShotGridForwarder.Outcome, any Error>?
 
-    init(bridge: CurlBodyBridge, buffered: [UInt8]?, pipe: UploadPipe?, headDeadline: Date, retryOnUnauthorized: Bool) {
+    init(bridge: CurlBodyBridge, buffered: [UInt8]?, pipe: UploadPipe?, headTimeout: TimeInterval, retryOnUnauthorized: Bool) {
         self.bridge = bridge
         self.buffered = buffered
         self.pipe = pipe
-        self.headDeadline = headDeadline
+        self.headTimeout = headTimeout
+        // A streamed upload starts the clock when it ends; anything else is sent at once.
+        headDeadline = pipe == nil ? Date().addingTimeInterval(headTimeout) : nil
         self.retryOnUnauthorized = retryOnUnauthorized
     }
 
@@ -214,7 +218,11 @@ private final class CurlExchange: CurlStreamingDelegate, @unchecked Sendable {
     func curlDidReceiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool { bridge.deliver(bytes) }
 
     func curlReadBody(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
-        if let pipe { return pipe.read(into: buffer) }
+        if let pipe {
+            let read = pipe.read(into: buffer)
+            if read == 0 { lock.withLock { headDeadline = Date().addingTimeInterval(headTimeout) } }
+            return read
+        }
         guard let buffered else { return 0 }
         return lock.withLock {
             let count = min(buffer.count, buffered.count - sent)
@@ -225,6 +233,6 @@ private final class CurlExchange: CurlStreamingDelegate, @unchecked Sendable {
     }
 
     func curlShouldAbort(headReceived: Bool) -> Bool {
-        lock.withLock { cancelled } || (!headReceived && Date() > headDeadline)
+        lock.withLock { cancelled || (!headReceived && headDeadline.map { Date() > $0 } == true) }
     }
 }

@@ -68,6 +68,6 @@ public final class LoginFlow: Sendable {
         }
         if let connection = signedIn.connection { pool.insert(connection, for: sessionID, now: now) }
         logger.info("login", metadata: ["authgate.session.id": "\(sessionID)", "authgate.login": "\(signedIn.user.login)"])
-        return issuer.issue(session: session, refreshToken: refreshToken, now: now)
+        return try issuer.issue(session: session, refreshToken: refreshToken, now: now)
     }
 }

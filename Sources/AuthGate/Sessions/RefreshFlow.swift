@@ -71,7 +71,7 @@ public final class RefreshFlow: Sendable {
             session.version = expectedVersion + 1
             let updated = session
             if try await storeCall(logger, { try await store.updateSession(updated, expectedVersion: expectedVersion) }) {
-                return issuer.issue(session: updated, refreshToken: next, now: now)
+                return try issuer.issue(session: updated, refreshToken: next, now: now)
             }
         }
         throw .storeUnavailable

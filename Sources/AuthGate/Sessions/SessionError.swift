@@ -20,4 +20,6 @@ public enum SessionError: Error, Equatable, Sendable {
     case upstreamUnavailable
     /// Bounded work queues are full; the caller should retry shortly.
     case overloaded
+    /// Something that cannot happen in a healthy process (a MAC that could not be computed).
+    case serverError
 }

@@ -15,19 +15,19 @@ public enum Base64URL {
 
     /// Decodes unpadded base64url; nil for any character outside the alphabet, padding included.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        Array(text.utf8).withUnsafeBytes { decode(bytes: $0) }
+    }
+
+    /// The same, from bytes in place (a token's segment, without copying it out first).
+    public static func decode(bytes input: UnsafeRawBufferPointer) -> [UInt8]? {
         _ = Sodium.initialized
-        let input = Array(text.utf8)
         if input.isEmpty { return [] }
         var output = [UInt8](repeating: 0, count: input.count * 3 / 4 + 1)
         var length = 0
         var end: UnsafePointer<CChar>?
-        let consumed = input.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { chars in
-                let rc = sodium_base642bin(&output, output.count, chars.baseAddress, chars.count, nil, &length, &end, variant)
-                return rc == 0 && end == UnsafePointer(chars.baseAddress! + chars.count)
-            }
-        }
-        guard consumed else { return nil }
+        let chars = input.bindMemory(to: CChar.self)
+        let rc = sodium_base642bin(&output, output.count, chars.baseAddress, chars.count, nil, &length, &end, variant)
+        guard rc == 0, end == UnsafePointer(chars.baseAddress! + chars.count) else { return nil }
         output.removeLast(output.count - length)
         return output
     }

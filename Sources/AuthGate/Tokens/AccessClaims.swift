@@ -37,6 +37,8 @@ public struct Audience: Codable, Sendable, Equatable {
 
     public init(_ value: String) { values = [value] }
 
+    public init(values: [String]) { self.values = values }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let single = try? container.decode(String.self) {
