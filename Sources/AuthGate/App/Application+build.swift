@@ -33,7 +33,8 @@ public enum Gateway {
     ) -> some ApplicationProtocol {
         let config = components.config
         let sync = RevocationSync(
-            store: components.store, view: components.revocations, pool: components.pool, interval: config.revocationPollInterval,
+            store: components.store, view: components.revocations, pool: components.pool, cache: components.sessionCache,
+            interval: config.revocationPollInterval,
             logger: components.logger)
         var app = Application(
             router: buildRouter(components),

@@ -12,6 +12,7 @@ public final class GatewayComponents: Sendable {
     public let provider: any IdentityProvider
     public let pool: UpstreamPool
     public let revocations: RevocationView
+    public let sessionCache: SessionCache
     public let verifier: AccessTokenVerifier
     public let issuer: TokenIssuer
     public let revoker: Revoker
@@ -36,6 +37,7 @@ public final class GatewayComponents: Sendable {
         store = try Self.openStore(config)
         pool = UpstreamPool(capacity: config.poolSize, idleTimeout: config.poolIdle)
         revocations = RevocationView()
+        sessionCache = SessionCache(capacity: config.sessionCacheSize, idleTimeout: config.poolIdle)
         let sealer = Sealer(ring: self.keys)
         do {
             switch config.provider {
@@ -52,16 +54,16 @@ public final class GatewayComponents: Sendable {
         let jwt = JWTCodec(ring: self.keys, issuer: config.issuer, audience: config.audience)
         verifier = AccessTokenVerifier(jwt: jwt, keyReloader: keyReloader, revocations: revocations, failStatic: config.storeFailStatic)
         issuer = TokenIssuer(jwt: jwt, accessTTL: config.accessTTL)
-        revoker = Revoker(store: store, view: revocations, pool: pool, sessionMaxTTL: config.sessionMaxTTL, logger: logger)
+        revoker = Revoker(store: store, view: revocations, pool: pool, cache: sessionCache, sessionMaxTTL: config.sessionMaxTTL, logger: logger)
         let regulator = LoginRegulator(
             store: store, maxFailures: config.loginMaxFailures, window: config.loginWindow, ban: config.loginBan, logger: logger)
         loginFlow = LoginFlow(
-            store: store, provider: provider, regulator: regulator, issuer: issuer, sealer: sealer, pool: pool,
+            store: store, provider: provider, regulator: regulator, issuer: issuer, sealer: sealer, pool: pool, cache: sessionCache,
             sessionIdleTTL: config.sessionIdleTTL, sessionMaxTTL: config.sessionMaxTTL, logger: logger)
         refreshFlow = RefreshFlow(
-            store: store, provider: provider, issuer: issuer, revoker: revoker, sessionIdleTTL: config.sessionIdleTTL,
+            store: store, provider: provider, issuer: issuer, revoker: revoker, cache: sessionCache, sessionIdleTTL: config.sessionIdleTTL,
             logger: logger)
-        directory = SessionDirectory(store: store, revoker: revoker, logger: logger)
+        directory = SessionDirectory(store: store, revoker: revoker, cache: sessionCache, logger: logger)
         readiness = ReadinessProbe(store: store, provider: provider, revocations: revocations, failStatic: config.storeFailStatic)
         clientAddress = ClientAddress(trustedProxies: config.trustedProxies, logger: logger)
         httpForwarder = HTTPForwarder()

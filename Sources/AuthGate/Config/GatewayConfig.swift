@@ -15,6 +15,8 @@ public struct GatewayConfig: Sendable {
     public var sessionMaxTTL: TimeInterval = 86400
     public var poolSize = 1024
     public var poolIdle: TimeInterval = 900
+    /// Sessions kept in memory for /auth/me (idle limit: pool-idle).
+    public var sessionCacheSize = 100_000
     public var upstreamTimeout: TimeInterval = 10
     public var storeTimeout: TimeInterval = 5
     public var storeFailStatic: TimeInterval = 30

@@ -40,6 +40,7 @@ public struct GatewaySetting: Sendable {
         .init(name: "session-max-ttl", kind: .seconds, help: "session absolute lifetime, seconds (86400)") { c, v throws(ConfigError) in c.sessionMaxTTL = try seconds(v, "session-max-ttl") },
         .init(name: "pool-size", kind: .integer, help: "upstream connection pool size (1024)") { c, v throws(ConfigError) in c.poolSize = try integer(v, "pool-size", min: 1) },
         .init(name: "pool-idle", kind: .seconds, help: "upstream connection idle limit, seconds (900)") { c, v throws(ConfigError) in c.poolIdle = try seconds(v, "pool-idle") },
+        .init(name: "session-cache-size", kind: .integer, help: "sessions kept in memory for /auth/me (100000)") { c, v throws(ConfigError) in c.sessionCacheSize = try integer(v, "session-cache-size", min: 1) },
         .init(name: "upstream-timeout", kind: .seconds, help: "upstream request timeout, seconds (10)") { c, v throws(ConfigError) in c.upstreamTimeout = try seconds(v, "upstream-timeout") },
         .init(name: "store-timeout", kind: .seconds, help: "store operation timeout, seconds (5)") { c, v throws(ConfigError) in c.storeTimeout = try seconds(v, "store-timeout") },
         .init(name: "store-fail-static", kind: .seconds, help: "verify on the last revocation view while the store is down, seconds (30)") { c, v throws(ConfigError) in c.storeFailStatic = try seconds(v, "store-fail-static") },

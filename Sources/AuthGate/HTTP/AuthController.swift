@@ -83,8 +83,9 @@ public struct AuthController: Sendable {
     }
 
     @Sendable func me(request: Request, context: GatewayContext) async throws -> MeResponse {
-        let session = try await directory.session(for: try context.requireClaims())
-        return MeResponse(user: session.user, session: SessionSummary(session))
+        let claims = try context.requireClaims()
+        let session = try await directory.session(for: claims)
+        return MeResponse(user: session.user, session: SessionSummary(id: claims.sid, session))
     }
 
     @Sendable func logoutAll(request: Request, context: GatewayContext) async throws -> Response {

@@ -11,7 +11,7 @@ public enum ConfigReport {
             "store": redactedStore(c.store), "provider": c.provider, "shotgrid-url": c.shotgridURL ?? "",
             "keys": c.keysPath, "issuer": c.issuer, "audience": c.audience, "access-ttl": seconds(c.accessTTL),
             "session-idle-ttl": seconds(c.sessionIdleTTL), "session-max-ttl": seconds(c.sessionMaxTTL),
-            "pool-size": String(c.poolSize), "pool-idle": seconds(c.poolIdle), "upstream-timeout": seconds(c.upstreamTimeout),
+            "pool-size": String(c.poolSize), "pool-idle": seconds(c.poolIdle), "session-cache-size": String(c.sessionCacheSize), "upstream-timeout": seconds(c.upstreamTimeout),
             "store-timeout": seconds(c.storeTimeout), "store-fail-static": seconds(c.storeFailStatic),
             "login-max-failures": String(c.loginMaxFailures), "login-window": seconds(c.loginWindow), "login-ban": seconds(c.loginBan),
             "jwt-secret": c.jwtSecret == nil ? "" : "***", "seal-key": c.sealKey == nil ? "" : "***",

@@ -10,14 +10,16 @@ public final class LoginFlow: Sendable {
     let issuer: TokenIssuer
     let sealer: Sealer
     let pool: UpstreamPool
+    let cache: SessionCache
     let sessionIdleTTL: TimeInterval
     let sessionMaxTTL: TimeInterval
     let logger: Logger
 
     public init(
         store: any SessionStore, provider: any IdentityProvider, regulator: LoginRegulator, issuer: TokenIssuer, sealer: Sealer,
-        pool: UpstreamPool, sessionIdleTTL: TimeInterval, sessionMaxTTL: TimeInterval, logger: Logger
+        pool: UpstreamPool, cache: SessionCache, sessionIdleTTL: TimeInterval, sessionMaxTTL: TimeInterval, logger: Logger
     ) {
+        self.cache = cache
         self.store = store
         self.provider = provider
         self.regulator = regulator
@@ -67,6 +69,7 @@ public final class LoginFlow: Sendable {
             throw error
         }
         if let connection = signedIn.connection { pool.insert(connection, for: sessionID, now: now) }
+        cache.put(session, now: now)
         logger.info("login", metadata: ["authgate.session.id": "\(sessionID)", "authgate.login": "\(signedIn.user.login)"])
         return try issuer.issue(session: session, refreshToken: refreshToken, now: now)
     }

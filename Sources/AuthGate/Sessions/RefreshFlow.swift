@@ -13,13 +13,15 @@ public final class RefreshFlow: Sendable {
     let provider: any IdentityProvider
     let issuer: TokenIssuer
     let revoker: Revoker
+    let cache: SessionCache
     let sessionIdleTTL: TimeInterval
     let logger: Logger
 
     public init(
-        store: any SessionStore, provider: any IdentityProvider, issuer: TokenIssuer, revoker: Revoker,
+        store: any SessionStore, provider: any IdentityProvider, issuer: TokenIssuer, revoker: Revoker, cache: SessionCache,
         sessionIdleTTL: TimeInterval, logger: Logger
     ) {
+        self.cache = cache
         self.store = store
         self.provider = provider
         self.issuer = issuer
@@ -71,6 +73,7 @@ public final class RefreshFlow: Sendable {
             session.version = expectedVersion + 1
             let updated = session
             if try await storeCall(logger, { try await store.updateSession(updated, expectedVersion: expectedVersion) }) {
+                cache.put(updated, now: now)
                 return try issuer.issue(session: updated, refreshToken: next, now: now)
             }
         }

@@ -8,15 +8,17 @@ public struct RevocationSync: Service {
     let store: any SessionStore
     let view: RevocationView
     let pool: UpstreamPool
+    let cache: SessionCache?
     let interval: TimeInterval
     let logger: Logger
     /// Overlap between polls: covers clock skew between instances and writes still in flight.
     static let overlap: TimeInterval = 5
 
-    public init(store: any SessionStore, view: RevocationView, pool: UpstreamPool, interval: TimeInterval, logger: Logger) {
+    public init(store: any SessionStore, view: RevocationView, pool: UpstreamPool, cache: SessionCache? = nil, interval: TimeInterval, logger: Logger) {
         self.store = store
         self.view = view
         self.pool = pool
+        self.cache = cache
         self.interval = interval
         self.logger = logger
     }
@@ -29,7 +31,10 @@ public struct RevocationSync: Service {
         let batch = try await store.revocations(since: since, now: started)
         // A session revoked elsewhere (another instance, the CLI) leaves this instance's pool too,
         // so its upstream token does not stay in memory.
-        for sessionID in view.apply(batch, syncedAt: started) { pool.evict(sessionID, reason: .revoked) }
+        for sessionID in view.apply(batch, syncedAt: started) {
+            cache?.remove(sessionID)
+            pool.evict(sessionID, reason: .revoked)
+        }
         return started
     }
 

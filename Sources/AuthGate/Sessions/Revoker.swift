@@ -21,16 +21,20 @@ public enum RevokedBy: String, Sendable {
 
 public struct Revoker: Sendable {
     let store: any SessionStore
-    /// This instance's view and pool; nil in the CLI, which has neither.
+    /// This instance's view, pool and session cache; nil in the CLI, which has none.
     let view: RevocationView?
     let pool: UpstreamPool?
+    let cache: SessionCache?
     let sessionMaxTTL: TimeInterval
     let logger: Logger
 
-    public init(store: any SessionStore, view: RevocationView?, pool: UpstreamPool?, sessionMaxTTL: TimeInterval, logger: Logger) {
+    public init(
+        store: any SessionStore, view: RevocationView?, pool: UpstreamPool?, cache: SessionCache? = nil, sessionMaxTTL: TimeInterval, logger: Logger
+    ) {
         self.store = store
         self.view = view
         self.pool = pool
+        self.cache = cache
         self.sessionMaxTTL = sessionMaxTTL
         self.logger = logger
     }
@@ -79,6 +83,7 @@ public struct Revoker: Sendable {
     private func forget(_ ids: [String], expiresAt: Date, by: RevokedBy) {
         for id in ids {
             view?.addSession(id, expiresAt: expiresAt)
+            cache?.remove(id)
             pool?.evict(id, reason: by.poolReason)
         }
     }

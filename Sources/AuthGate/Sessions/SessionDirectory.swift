@@ -6,20 +6,45 @@ public import Logging
 public struct SessionDirectory: Sendable {
     let store: any SessionStore
     let revoker: Revoker
+    let cache: SessionCache
     let logger: Logger
+    /// last_seen_at is written back at most this often per session, not on every request.
+    static let touchInterval: TimeInterval = 60
 
-    public init(store: any SessionStore, revoker: Revoker, logger: Logger) {
+    public init(store: any SessionStore, revoker: Revoker, cache: SessionCache, logger: Logger) {
         self.store = store
         self.revoker = revoker
+        self.cache = cache
         self.logger = logger
     }
 
-    /// The live session behind an access token.
-    public func session(for claims: AccessClaims, now: Date = Date()) async throws(SessionError) -> SessionRecord {
-        guard let session = try await storeCall(logger, { try await store.session(id: claims.sid, now: now) }), session.isLive(at: now) else {
-            throw .invalidToken(tokenSent: true)
+    /// The live session behind an access token (already verified, so not revoked as far as this
+    /// instance's revocation view knows): from the cache, or the store on a miss.
+    public func session(for claims: AccessClaims, now: Date = Date()) async throws(SessionError) -> SessionCache.Entry {
+        var entry = cache.get(claims.sid, now: now)
+        if entry == nil {
+            guard let session = try await storeCall(logger, { try await store.session(id: claims.sid, now: now) }), session.isLive(at: now) else {
+                throw .invalidToken(tokenSent: true)
+            }
+            cache.put(session, now: now)
+            entry = SessionCache.Entry(session, cachedAt: now)
         }
-        return session
+        guard var found = entry else { throw .invalidToken(tokenSent: true) }
+        if now.timeIntervalSince(found.lastSeenAt) >= Self.touchInterval {
+            found.lastSeenAt = now
+            touch(claims.sid, at: now)
+        }
+        return found
+    }
+
+    /// Writes last_seen_at back without holding up the answer; a failure only loses a timestamp.
+    private func touch(_ id: String, at now: Date) {
+        cache.touch(id, lastSeenAt: now)
+        Task { [store, logger] in
+            do { try await store.touchSession(id: id, lastSeenAt: now) } catch {
+                logger.debug("last_seen_at not written", metadata: ["authgate.session.id": "\(id)", "error": "\(error)"])
+            }
+        }
     }
 
     public func sessions(userID: String, now: Date = Date()) async throws(SessionError) -> [SessionRecord] {

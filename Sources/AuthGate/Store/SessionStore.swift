@@ -42,6 +42,8 @@ public protocol SessionStore: Sendable {
     /// Replaces the sealed upstream tokens of a live session and bumps its version (so a
     /// concurrent refresh reads again instead of writing the old tokens back).
     func updateUpstream(sessionID: String, upstream: SealedBox) async throws
+    /// Sets last_seen_at of a live session (informational: it moves no lifetime and no version).
+    func touchSession(id: String, lastSeenAt: Date) async throws
     /// Marks sessions revoked; returns the ids newly revoked.
     func revokeSessions(_ filter: SessionFilter, at: Date) async throws -> [String]
     func revokeSession(id: String, at: Date) async throws -> Bool

@@ -1,5 +1,5 @@
 // LRUCache: a bounded map that forgets its least recently used entry first. Not thread-safe;
-// UpstreamPool guards it with a lock.
+// UpstreamPool and SessionCache guard theirs with a lock.
 
 struct LRUCache<Key: Hashable, Value> {
     private final class Node {
@@ -31,6 +31,12 @@ struct LRUCache<Key: Hashable, Value> {
         moveToNewest(node)
         return node.value
     }
+
+    /// The value without marking it used.
+    func peek(_ key: Key) -> Value? { nodes[key]?.value }
+
+    /// Replaces an existing value without marking it used; no-op when absent.
+    mutating func replace(_ key: Key, _ value: Value) { nodes[key]?.value = value }
 
     /// Inserts or replaces; returns what had to be evicted to stay within capacity.
     mutating func set(_ key: Key, _ value: Value, now: Double) -> [(Key, Value)] {

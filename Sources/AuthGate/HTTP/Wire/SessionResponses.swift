@@ -15,6 +15,13 @@ struct SessionSummary: Encodable {
         last_seen_at = session.lastSeenAt
         expires_at = session.expiresAt
     }
+
+    init(id: String, _ entry: SessionCache.Entry) {
+        self.id = id
+        created_at = entry.createdAt
+        last_seen_at = entry.lastSeenAt
+        expires_at = entry.expiresAt
+    }
 }
 
 /// `GET /auth/me`.

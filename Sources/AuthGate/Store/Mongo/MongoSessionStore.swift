@@ -83,6 +83,10 @@ public final class MongoSessionStore: SessionStore {
         try await pool.withClient { try $0.update("sessions", ["_id": .string(sessionID), "revoked_at": .null], update) }
     }
 
+    public func touchSession(id: String, lastSeenAt: Date) async throws {
+        try await pool.withClient { try $0.update("sessions", ["_id": .string(id), "revoked_at": .null], ["$set": .document(["last_seen_at": .date(lastSeenAt)])]) }
+    }
+
     public func revokeSession(id: String, at: Date) async throws -> Bool {
         try await pool.withClient { client in
             try client.update(

@@ -144,6 +144,14 @@ public final class SQLiteSessionStore: SessionStore {
         }
     }
 
+    public func touchSession(id: String, lastSeenAt: Date) async throws {
+        try await withDatabase { db in
+            try db.transaction { c in
+                try c.run("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND revoked_at IS NULL", [SQLiteValue(lastSeenAt), .text(id)])
+            }
+        }
+    }
+
     public func revokeSession(id: String, at: Date) async throws -> Bool {
         try await withDatabase { db in
             try db.transaction { c in
