@@ -92,4 +92,27 @@ import Testing
         let claims = try JWTCodec(keys: keys, issuer: "authgate", audience: "authgate").verify(token)
         #expect(claims.sub == "u9" && claims.login == "zoë" && claims.aud.values == ["authgate"])
     }
+
+    /// The table decoder of JWT segments accepts and refuses exactly what the libsodium decoder
+    /// does, on valid encodings of every length and on random near-misses (bytes above 0x7F
+    /// included, which libsodium alone would take for alphabet characters).
+    @Test func segmentDecoderAgreesWithLibsodium() {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<80 {
+            let bytes = Sodium.randomBytes(length)
+            let text = Array(Base64URL.encode(bytes).utf8)
+            #expect(text.withUnsafeBytes { Base64URL.decodeSegment($0) } == bytes)
+        }
+        for _ in 0..<5000 {
+            let length = Int.random(in: 0..<12, using: &generator)
+            let text: [UInt8] = (0..<length).map { _ in
+                Int.random(in: 0..<10, using: &generator) == 0 ? UInt8.random(in: 0...255, using: &generator) : alphabet.randomElement(using: &generator)!
+            }
+            let ours = text.withUnsafeBytes { Base64URL.decodeSegment($0) }
+            let sodium = text.withUnsafeBytes { Base64URL.decode(bytes: $0) }
+            #expect(ours == sodium, "\(text)")
+        }
+        #expect([UInt8]([183, 66, 122, 113]).withUnsafeBytes { Base64URL.decode(bytes: $0) } == nil)
+    }
 }

@@ -79,13 +79,13 @@ public struct JWTCodec: Sendable {
             else { throw .malformed }
             let header = UnsafeRawBufferPointer(rebasing: bytes[..<firstDot])
             let signer = try Self.signer(for: header, in: ring)
-            guard let signature = Base64URL.decode(bytes: UnsafeRawBufferPointer(rebasing: bytes[(secondDot + 1)...])),
+            guard let signature = Base64URL.decodeSegment(UnsafeRawBufferPointer(rebasing: bytes[(secondDot + 1)...])),
                 signature.count == HMACSHA256Key.outputSize
             else { throw .malformed }
             let expected: [UInt8]
             do { expected = try signer.mac.authenticate(UnsafeRawBufferPointer(rebasing: bytes[..<secondDot])) } catch { throw .macFailed }
             guard Sodium.constantTimeEqual(expected, signature) else { throw .badSignature }
-            guard let payload = Base64URL.decode(bytes: UnsafeRawBufferPointer(rebasing: bytes[(firstDot + 1)..<secondDot])) else {
+            guard let payload = Base64URL.decodeSegment(UnsafeRawBufferPointer(rebasing: bytes[(firstDot + 1)..<secondDot])) else {
                 throw .malformed
             }
             return try payload.withUnsafeBytes { bytes in Result { () throws(JWTError) in try Self.claims(bytes) } }.get()
@@ -102,7 +102,7 @@ public struct JWTCodec: Sendable {
     /// as JSON (another HS256 library may order or space its header differently).
     static func signer(for header: UnsafeRawBufferPointer, in ring: KeyRing) throws(JWTError) -> KeyRing.Signer {
         if let known = ring.signers.first(where: { $0.headerSegmentBytes.elementsEqual(header) }) { return known }
-        guard let decoded = Base64URL.decode(bytes: header) else { throw .malformed }
+        guard let decoded = Base64URL.decodeSegment(header) else { throw .malformed }
         var algorithm: String?
         var kid: String?
         try decoded.withUnsafeBytes { bytes in Result { () throws(JWTError) in
