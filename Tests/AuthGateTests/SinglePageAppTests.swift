@@ -312,6 +312,36 @@ extension RawHTTPResponse {
         }
     }
 
+    /// nginx's sign-in recipe: /auth/verify's 401 names the sign-in URL for a browser navigation
+    /// only, built from X-Original-URI (percent-encoded: nginx cannot).
+    @Test func verifyGivesNginxTheSignInURLForBrowserNavigationsOnly() async throws {
+        try await withGateway(.sqlite) { gateway in
+            let subrequest = [
+                HeaderLine("X-Original-URI", "/app/report?x=1&y=a b"), HeaderLine("X-Original-Method", "GET"),
+                HeaderLine("Accept", "text/html,*/*;q=0.8"),
+            ]
+            let navigation = try await raw(gateway.port, "GET", "/auth/verify", subrequest + [HeaderLine("Sec-Fetch-Mode", "navigate")])
+            #expect(navigation.status == 401 && navigation.errorCode == "invalid_token")
+            #expect(navigation.header("X-Authgate-Sign-In") == "/auth/login?rd=/app/report%3Fx%3D1%26y%3Da%20b")
+            let badToken = try await raw(gateway.port, "GET", "/auth/verify", subrequest + [HeaderLine("Authorization", "Bearer x.y.z")])
+            #expect(badToken.status == 401 && badToken.header("X-Authgate-Sign-In") != nil)
+            let others: [(String, [HeaderLine])] = [
+                ("fetch", subrequest + [HeaderLine("Sec-Fetch-Mode", "cors")]),
+                ("post", [subrequest[0], HeaderLine("X-Original-Method", "POST"), subrequest[2]]),
+                ("no original URI", Array(subrequest.dropFirst())),
+                ("scheme-relative URI", [HeaderLine("X-Original-URI", "//evil.example/")] + subrequest.dropFirst()),
+                ("JSON client", subrequest.dropLast() + [HeaderLine("Accept", "application/json")]),
+            ]
+            for (label, headers) in others {
+                let answer = try await raw(gateway.port, "GET", "/auth/verify", headers)
+                #expect(answer.status == 401 && answer.header("X-Authgate-Sign-In") == nil, "\(label)")
+            }
+            let token = try await accessToken(gateway)
+            let valid = try await raw(gateway.port, "GET", "/auth/verify", subrequest + [HeaderLine("Authorization", "Bearer \(token)")])
+            #expect(valid.status == 200 && valid.header("X-Authgate-Login") == "alice" && valid.header("X-Authgate-Sign-In") == nil)
+        }
+    }
+
     // MARK: Browser navigations on the proxy
 
     @Test func navigationOnAnOptedInRouteGoesToSignInWhileScriptsGet401() async throws {

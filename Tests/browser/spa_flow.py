@@ -55,9 +55,11 @@ class Flow:
 
     def wait(self, condition, message, timeout=15):
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(lambda d: condition())
+            result = WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(lambda d: condition())
         except TimeoutException:
             raise CheckFailed(f"timed out: {message} (at {self.driver.current_url})") from None
+        self.ok(message)
+        return result
 
     def by_id(self, element_id):
         return self.driver.find_element(By.ID, element_id)
@@ -245,7 +247,7 @@ def main():
     options = webdriver.ChromeOptions()
     options.binary_location = args.chromium
     # What Chromium needs in a container: no sandbox (no user namespaces), /tmp instead of a small /dev/shm.
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1024,900",
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1024,1100",
                  "--no-first-run", "--disable-extensions", "--disable-background-networking", "--lang=en-US"):
         options.add_argument(flag)
     try:
