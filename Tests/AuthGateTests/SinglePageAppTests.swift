@@ -150,6 +150,10 @@ extension RawHTTPResponse {
                 gateway.port, "POST", "/auth/login", [HeaderLine("Content-Type", "application/x-www-form-urlencoded"), HeaderLine("Origin", "https://evil.example")],
                 body: "username=alice&password=correct-horse-1")
             #expect(foreignForm.status == 403 && foreignForm.errorCode == "access_denied")
+            // A cross-site form can also post text/plain: still refused for its origin, not its type.
+            let foreignText = try await raw(
+                gateway.port, "POST", "/auth/login", [HeaderLine("Content-Type", "text/plain"), HeaderLine("Origin", "https://evil.example")], body: body)
+            #expect(foreignText.status == 403 && foreignText.errorCode == "access_denied")
             #expect(try await jsonLogin(appOrigin).status == 200)
             #expect(try await jsonLogin("http://127.0.0.1:\(gateway.port)").status == 200)
             #expect(try await jsonLogin(nil).status == 200)

@@ -41,8 +41,10 @@ public struct AuthController: Sendable {
     @Sendable func login(request: Request, context: GatewayContext) async throws -> Response {
         // A browser login from a foreign page would sign the victim into someone else's account.
         let foreign = request.headers[.origin].map { !origins.isAllowed($0, request: request) } ?? false
-        let kind = try GatewayRequestDecoder.mediaKind(request)
+        let kind = try? GatewayRequestDecoder.mediaKind(request)
+        // Only the page's own (form) post needs its body read to answer a foreign origin.
         if foreign && kind != .form { throw SessionError.accessDenied("origin not allowed") }
+        guard let kind else { throw APIError.unsupportedMediaType }
         let bytes = try await GatewayRequestDecoder.collect(request)
         // The sign-in page's own post gets HTML back; every other client the contract's JSON.
         if kind == .form, let form = PageForm.decode(bytes), form.page == SignInPage.signInPage {

@@ -1,14 +1,14 @@
 // BrowserNavigation: tells a person's browser loading a page from a script's fetch or XHR, so a
 // proxy route with `sign_in_redirect` sends only the former to the sign-in page; scripts always
 // get the plain 401 JSON they can act on.
-public import Hummingbird
+import Hummingbird
 import HTTPTypes
 
-public enum BrowserNavigation {
+enum BrowserNavigation {
     /// GET or HEAD asking for HTML, without `X-Requested-With` (set by XHR libraries), and with
     /// `Sec-Fetch-Mode: navigate` or no fetch metadata at all (older browsers). A fetch() sends
     /// `cors`, `same-origin` or `no-cors` there, whatever its Accept says.
-    public static func isNavigation(_ request: Request) -> Bool {
+    static func isNavigation(_ request: Request) -> Bool {
         isNavigation(method: request.method.rawValue, headers: request.headers)
     }
 
@@ -32,7 +32,7 @@ public enum BrowserNavigation {
 
     /// 302 to the sign-in page, with `rd` the path and query the browser asked for (same origin,
     /// so it is followed after sign-in whatever `allowed-origins` says).
-    public static func signInRedirect(for request: Request) -> Response {
+    static func signInRedirect(for request: Request) -> Response {
         Response(
             status: .found,
             headers: [
@@ -61,7 +61,7 @@ public enum BrowserNavigation {
     }
 
     /// On a 401 of /auth/verify: the sign-in URL for a browser navigation, for nginx to redirect to.
-    public static let signInHeader = HTTPField.Name("X-Authgate-Sign-In")!
+    static let signInHeader = HTTPField.Name("X-Authgate-Sign-In")!
     static let originalURI = HTTPField.Name("X-Original-URI")!
     static let originalMethod = HTTPField.Name("X-Original-Method")!
     static let requestedWith = HTTPField.Name("X-Requested-With")!
