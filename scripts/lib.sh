@@ -10,14 +10,17 @@ export AUTHGATE_ROOT
 
 # Debian packages the build and tests need: C libraries wrapped by the
 # systemLibrary targets in Package.swift, pkg-config to find them, nginx and
-# caddy for the forward-auth tests of deploy/, curl for smoke checks.
+# caddy for the forward-auth tests of deploy/, curl for smoke checks,
+# chromium and its WebDriver for the single-page-app test in a real browser.
 AUTHGATE_APT_PACKAGES=(
   libmongoc-dev libsodium-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
-  pkg-config nginx-light caddy curl
+  pkg-config nginx-light caddy curl chromium chromium-driver
 )
 
 AUTHGATE_MONGOECO_SPEC='mongoeco[wire]==4.11.0'
 AUTHGATE_PYJWT_SPEC='PyJWT==2.*'
+# Drives Debian's chromium through chromium-driver for Tests/browser/.
+AUTHGATE_SELENIUM_SPEC='selenium==4.51.0'
 
 _ag_log() { printf '[authgate] %s\n' "$*" >&2; }
 
@@ -88,7 +91,8 @@ _ag_find_python313() {
 }
 
 # ensure_mongoeco_venv: .venv-mongoeco/ in the repo root with mongoeco (the
-# MongoDB stand-in the tests talk to) and PyJWT (cross-checks our JWTs).
+# MongoDB stand-in the tests talk to), PyJWT (cross-checks our JWTs) and
+# Selenium (the browser test).
 # Exports AUTHGATE_TEST_PYTHON, the venv's python.
 ensure_mongoeco_venv() {
   local venv="$AUTHGATE_ROOT/.venv-mongoeco"
@@ -98,6 +102,7 @@ ensure_mongoeco_venv() {
 v = m.version
 assert v("mongoeco") == "4.11.0", v("mongoeco")
 assert v("PyJWT").startswith("2."), v("PyJWT")
+assert v("selenium") == "4.51.0", v("selenium")
 v("pymongo")  # brought by the [wire] extra; mongoeco.wire needs its bson'
   if [ -x "$py" ] && "$py" -c "$check" >/dev/null 2>&1; then
     export AUTHGATE_TEST_PYTHON="$py"
@@ -117,9 +122,9 @@ v("pymongo")  # brought by the [wire] extra; mongoeco.wire needs its bson'
     _ag_log "creating $venv with $base"
     "$base" -m venv "$venv"
   fi
-  _ag_log "installing $AUTHGATE_MONGOECO_SPEC $AUTHGATE_PYJWT_SPEC into $venv"
+  _ag_log "installing $AUTHGATE_MONGOECO_SPEC $AUTHGATE_PYJWT_SPEC $AUTHGATE_SELENIUM_SPEC into $venv"
   "$py" -m pip install --disable-pip-version-check -q \
-    "$AUTHGATE_MONGOECO_SPEC" "$AUTHGATE_PYJWT_SPEC"
+    "$AUTHGATE_MONGOECO_SPEC" "$AUTHGATE_PYJWT_SPEC" "$AUTHGATE_SELENIUM_SPEC"
   "$py" -c "$check"
   export AUTHGATE_TEST_PYTHON="$py"
 }

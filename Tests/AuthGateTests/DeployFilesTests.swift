@@ -92,7 +92,7 @@ import Yams
         }
         // Every recipe says where trusted-proxies must point.
         for name in [
-            "Dockerfile", "nginx/authgate-auth-request.conf", "caddy/Caddyfile", "traefik/README.md", "envoy/README.md", "k8s/configmap.yaml",
+            "Dockerfile", "nginx/authgate-auth-request.conf", "nginx/authgate-sign-in-redirect.conf", "caddy/Caddyfile", "traefik/README.md", "envoy/README.md", "k8s/configmap.yaml",
         ] {
             let text = try String(contentsOf: Deploy.directory.appendingPathComponent(name), encoding: .utf8)
             #expect(text.contains("AUTHGATE_TRUSTED_PROXIES") || text.contains("trusted-proxies"), "\(name) does not mention trusted-proxies")
@@ -184,12 +184,12 @@ import Yams
 
     // MARK: The proxies' own checks
 
-    @Test(.enabled(if: Tools.nginx != nil || TestEnvironment.isCI, "nginx is not installed (scripts/test installs it)"))
-    func nginxAcceptsTheRecipe() async throws {
+    @Test(.enabled(if: Tools.nginx != nil || TestEnvironment.isCI, "nginx is not installed (scripts/test installs it)"), arguments: NginxConfig.recipes)
+    func nginxAcceptsTheRecipe(_ recipe: String) async throws {
         let nginx = try #require(Tools.nginx, "nginx is not installed, and CI=true makes that a failure")
         let directory = try TestEnvironment.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let config = try NginxConfig.write(in: directory, gatewayPort: 8080, appPort: 3000, listenPort: 8081)
+        let config = try NginxConfig.write(recipe, in: directory, gatewayPort: 8080, appPort: 3000, listenPort: 8081)
         let result = try await Tools.run(nginx, ["-t", "-p", directory, "-c", config, "-e", "stderr"])
         #expect(result.status == 0 && result.output.contains("test is successful"), "\(result)")
         #expect(!result.output.contains("[warn]"), "\(result)")
@@ -229,11 +229,11 @@ import Yams
 
     // MARK: End to end: a real proxy in front of a real gateway
 
-    @Test(.enabled(if: Tools.nginx != nil || TestEnvironment.isCI, "nginx is not installed (scripts/test installs it)"))
-    func nginxForwardsAuthToTheGateway() async throws {
+    @Test(.enabled(if: Tools.nginx != nil || TestEnvironment.isCI, "nginx is not installed (scripts/test installs it)"), arguments: NginxConfig.recipes)
+    func nginxForwardsAuthToTheGateway(_ recipe: String) async throws {
         let nginx = try #require(Tools.nginx, "nginx is not installed, and CI=true makes that a failure")
-        try await ForwardAuthCheck.run(stripsWholePrefix: false) { directory, gatewayPort, appPort, port in
-            let config = try NginxConfig.write(in: directory, gatewayPort: gatewayPort, appPort: appPort, listenPort: port, foreground: true)
+        try await ForwardAuthCheck.run(stripsWholePrefix: false, redirectsNavigations: recipe == NginxConfig.signInRecipe) { directory, gatewayPort, appPort, port in
+            let config = try NginxConfig.write(recipe, in: directory, gatewayPort: gatewayPort, appPort: appPort, listenPort: port, foreground: true)
             let errorLog = directory + "/error.log"
             let server = try ChildProcess(nginx, ["-p", directory, "-c", config, "-e", errorLog], log: directory + "/nginx.out")
             return ProxyUnderTest(server: server, logs: [errorLog]) {
@@ -278,6 +278,7 @@ struct ForwardAuthCheck {
     /// checks; stops all three and removes every directory, whatever happened.
     static func run(
         stripsWholePrefix: Bool,
+        redirectsNavigations: Bool = false,
         start: @Sendable (_ directory: String, _ gatewayPort: Int, _ appPort: Int, _ port: Int) throws -> ProxyUnderTest
     ) async throws {
         try await withGateway(.sqlite, configure: { $0.trustedProxies = [IPNetwork("127.0.0.1")!] }) { gateway in
@@ -289,6 +290,7 @@ struct ForwardAuthCheck {
                 do {
                     try await proxy.server.waitUntilListening(port: port, logs: proxy.logs)
                     try await ForwardAuthCheck(proxy: "http://127.0.0.1:\(port)", app: app, stripsWholePrefix: stripsWholePrefix).run()
+                    try await checkNavigations(port: port, app: app, redirected: redirectsNavigations)
                 } catch {
                     await proxy.server.stop(proxy.stop)
                     throw error
@@ -296,6 +298,28 @@ struct ForwardAuthCheck {
                 await proxy.server.stop(proxy.stop)
             }
         }
+    }
+
+    /// Without a token, a browser navigation goes to the sign-in page (302, `rd` the original URI,
+    /// percent-encoded) with the sign-in recipe, and is a 401 with the plain one; a fetch is always
+    /// the 401 JSON; the app is never reached.
+    static func checkNavigations(port: Int, app: RecordingApp, redirected: Bool) async throws {
+        let reached = app.requests.count
+        let html = HeaderLine("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
+        let navigation = try await raw(port, "GET", "/app/report?x=1&y=a%20b", [html, HeaderLine("Sec-Fetch-Mode", "navigate")])
+        if redirected {
+            #expect(navigation.status == 302 && navigation.header("Location") == "/auth/login?rd=/app/report%3Fx%3D1%26y%3Da%2520b", "\(navigation.status) \(navigation.headers)")
+            // The sign-in page it points to is served through the same proxy.
+            let page = try await raw(port, "GET", try #require(navigation.header("Location")), [html])
+            #expect(page.status == 200 && page.text.contains(#"name="rd" value="/app/report?x=1&amp;y=a%20b""#), "\(page.status)")
+        } else {
+            #expect(navigation.status == 401 && navigation.header("Location") == nil)
+        }
+        for (label, headers) in [("fetch", [html, HeaderLine("Sec-Fetch-Mode", "cors")]), ("XHR", [html, HeaderLine("X-Requested-With", "XMLHttpRequest")]), ("API client", [])] {
+            let answer = try await raw(port, "GET", "/app/report", headers)
+            #expect(answer.status == 401 && answer.errorCode == "invalid_token" && answer.header("Location") == nil, "\(label): \(answer.status)")
+        }
+        #expect(app.requests.count == reached, "the app was reached without a valid token")
     }
 
     func run() async throws {
@@ -594,6 +618,7 @@ final class ChildProcess: @unchecked Sendable {
 
     var output: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
     var status: Int32 { process.terminationStatus }
+    var pid: pid_t { process.processIdentifier }
 
     /// Polls (a blocking wait would hold a cooperative thread).
     func exited(within seconds: Double) async -> Bool {
@@ -655,11 +680,17 @@ final class ChildProcess: @unchecked Sendable {
     }
 }
 
-/// nginx.conf around deploy/nginx/authgate-auth-request.conf: everything under a temporary
-/// prefix, the recipe's ports replaced.
+/// nginx.conf around one of the deploy/nginx recipes: everything under a temporary prefix, the
+/// recipe's ports replaced.
 enum NginxConfig {
-    static func write(in directory: String, gatewayPort: Int, appPort: Int, listenPort: Int, foreground: Bool = false) throws -> String {
-        var site = try String(contentsOf: Deploy.directory.appendingPathComponent("nginx/authgate-auth-request.conf"), encoding: .utf8)
+    static let signInRecipe = "nginx/authgate-sign-in-redirect.conf"
+    /// Every nginx recipe; each is complete on its own (they are alternatives).
+    static let recipes = ["nginx/authgate-auth-request.conf", signInRecipe]
+
+    static func write(
+        _ recipe: String = "nginx/authgate-auth-request.conf", in directory: String, gatewayPort: Int, appPort: Int, listenPort: Int, foreground: Bool = false
+    ) throws -> String {
+        var site = try String(contentsOf: Deploy.directory.appendingPathComponent(recipe), encoding: .utf8)
         try replaceOnce(&site, "server 127.0.0.1:8080;", "server 127.0.0.1:\(gatewayPort);")
         try replaceOnce(&site, "server 127.0.0.1:3000;", "server 127.0.0.1:\(appPort);")
         try replaceOnce(&site, "listen 80;", "listen 127.0.0.1:\(listenPort);")

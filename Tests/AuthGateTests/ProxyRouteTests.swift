@@ -17,6 +17,9 @@ import Testing
         #expect(parsed.count == 2)
         #expect(parsed[0].prefix == "/api" && parsed[0].kind == .http && parsed[0].stripPrefix && parsed[0].timeout == 10)
         #expect(parsed[0].authorization == .drop && parsed[0].audience == "/api/")  // the prefix as written
+        #expect(!parsed[0].signInRedirect && !parsed[1].signInRedirect)
+        let opted = try routes(#"[{"prefix":"/app","upstream":"http://a","sign_in_redirect":true}]"#)
+        #expect(opted[0].signInRedirect)
         #expect(parsed[1].kind == .shotgrid && parsed[1].timeout == 2.5 && parsed[1].upstream == nil)
     }
 
@@ -33,6 +36,7 @@ import Testing
         (#"[{"prefix":"/a","upstream":"http://a","authorization":"pass"}]"#, "route 1 (/a): authorization must be drop, forward or internal"),
         (#"[{"prefix":"/a","upstream":"http://a","timeout":0}]"#, "route 1 (/a): timeout must be a positive number"),
         (#"[{"prefix":"/a","upstream":"http://a","strip_prefix":"no"}]"#, "route 1 (/a): strip_prefix must be true or false"),
+        (#"[{"prefix":"/a","upstream":"http://a","sign_in_redirect":"yes"}]"#, "route 1 (/a): sign_in_redirect must be true or false"),
         (#"[{"upstream":"http://a"}]"#, "route 1: prefix is required"),
         (#"[{"prefix":"/sg","kind":"shotgrid"}]"#, "route 1 (/sg): kind shotgrid needs the shotgrid-url setting"),
         (#"{"prefix":"/a"}"#, "must be a list of routes"),

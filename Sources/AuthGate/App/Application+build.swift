@@ -7,14 +7,19 @@ import ServiceLifecycle
 public enum Gateway {
     public static func buildRouter(_ components: GatewayComponents) -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
+        let origins = OriginPolicy(allowedOrigins: components.config.allowedOrigins)
         router.add(middleware: RequestIDMiddleware())
+        // Outside ErrorMiddleware, so error answers carry CORS headers too (a page must be able to
+        // read a 401); and, like every router middleware, also around the proxy, which answers
+        // only unmatched paths: a preflight for a proxied path is answered here, never a 401.
+        router.add(middleware: CORSMiddleware(origins: origins))
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
         HealthController(readiness: components.readiness, registry: components.registry).addRoutes(to: router)
         let auth = router.group("auth")
         AuthController(
             login: components.loginFlow, refresh: components.refreshFlow, directory: components.directory, verifier: components.verifier,
-            origins: OriginPolicy(allowedOrigins: components.config.allowedOrigins), clientAddress: components.clientAddress
+            origins: origins, clientAddress: components.clientAddress
         ).addRoutes(to: auth)
         VerifyController(verifier: components.verifier).addRoutes(to: auth)
         // Added last, so it wraps only what no route above answers: the gateway's own routes

@@ -49,8 +49,16 @@ public struct GatewaySetting: Sendable {
         .init(name: "login-ban", kind: .seconds, help: "ban after too many failures, seconds (300)") { c, v throws(ConfigError) in c.loginBan = try seconds(v, "login-ban") },
         .init(name: "jwt-secret", kind: .secret, help: "one-key deployments: JWT secret, at least 32 bytes (overrides the key ring)") { c, v in c.jwtSecret = Secret(v) },
         .init(name: "seal-key", kind: .secret, help: "one-key deployments: base64 of 32 bytes (overrides the key ring)") { c, v in c.sealKey = Secret(v) },
-        .init(name: "allowed-origins", kind: .list, help: "comma-separated origins allowed on cookie requests besides the gateway's own") { c, v in
-            c.allowedOrigins = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        .init(name: "allowed-origins", kind: .list, help: "comma-separated origins (scheme://host[:port]) allowed to call with credentials besides the gateway's own") { c, v throws(ConfigError) in
+            // Browsers send Origin serialised one way; an entry that is no origin would never match.
+            var origins: [String] = []
+            for entry in v.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+                guard let origin = OriginPolicy.normalized(entry) else {
+                    throw ConfigError(setting: "allowed-origins", message: "\(entry) is not an origin: expected http(s)://host[:port], no path, no *")
+                }
+                origins.append(origin)
+            }
+            c.allowedOrigins = origins
         },
         .init(name: "trusted-proxies", kind: .list, help: "comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For is believed") { c, v throws(ConfigError) in
             var networks: [IPNetwork] = []

@@ -24,6 +24,8 @@ public struct AuthController: Sendable {
     }
 
     public func addRoutes(to group: RouterGroup<GatewayContext>) {
+        group.get("login", use: signInPage)
+        group.get("logout", use: signOutPage)
         group.post("login", use: login)
         group.post("refresh", use: refresh)
         group.post("logout", use: logout)
@@ -38,10 +40,18 @@ public struct AuthController: Sendable {
 
     @Sendable func login(request: Request, context: GatewayContext) async throws -> Response {
         // A browser login from a foreign page would sign the victim into someone else's account.
-        if let origin = request.headers[.origin], !origins.isAllowed(origin, request: request) {
-            throw SessionError.accessDenied("origin not allowed")
+        let foreign = request.headers[.origin].map { !origins.isAllowed($0, request: request) } ?? false
+        let kind = try? GatewayRequestDecoder.mediaKind(request)
+        // Only the page's own (form) post needs its body read to answer a foreign origin.
+        if foreign && kind != .form { throw SessionError.accessDenied("origin not allowed") }
+        guard let kind else { throw APIError.unsupportedMediaType }
+        let bytes = try await GatewayRequestDecoder.collect(request)
+        // The sign-in page's own post gets HTML back; every other client the contract's JSON.
+        if kind == .form, let form = PageForm.decode(bytes), form.page == SignInPage.signInPage {
+            return await signInFormPost(form, foreignOrigin: foreign, request: request, context: context)
         }
-        let body = try await request.decode(as: LoginRequest.self, context: context)
+        if foreign { throw SessionError.accessDenied("origin not allowed") }
+        let body = try GatewayRequestDecoder().decode(LoginRequest.self, from: bytes, kind: kind)
         let client = clientAddress.resolve(peer: context.peerAddress, headers: request.headers)
         let issued = try await login.login(
             login: body.username, password: Secret(body.password), clientIP: client?.description ?? "unknown",
@@ -71,7 +81,11 @@ public struct AuthController: Sendable {
             let claims = try await verifier.verify(try BearerTokenAuthenticator.token(from: header), ignoringExpiry: true)
             try await directory.logout(claims: claims)
         } else if body.readableBytes > 0 {
-            guard try GatewayRequestDecoder.mediaKind(request) == .json else { throw APIError.unsupportedMediaType }
+            let kind = try GatewayRequestDecoder.mediaKind(request)
+            if kind == .form, PageForm.decode(body)?.page == SignInPage.signOutPage {
+                return await signOutFormPost(request: request, context: context)
+            }
+            guard kind == .json else { throw APIError.unsupportedMediaType }
             let token = try GatewayRequestDecoder().decode(RefreshTokenRequest.self, from: body, kind: .json).refresh_token
             try await directory.logout(refreshToken: token)
         } else if let cookie = RefreshCookie.value(in: request) {

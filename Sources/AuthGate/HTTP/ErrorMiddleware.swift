@@ -24,7 +24,8 @@ public struct ErrorMiddleware: RouterMiddleware {
             response = try mapped.response(from: request, context: context)
         }
         response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[Self.referrerPolicy] = "no-referrer"
+        // The sign-in page sets its own referrer policy (its form post needs a real Origin).
+        if response.headers[Self.referrerPolicy] == nil { response.headers[Self.referrerPolicy] = "no-referrer" }
         response.headers[Self.frameOptions] = "DENY"
         return response
     }

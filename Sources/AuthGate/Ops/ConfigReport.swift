@@ -28,6 +28,7 @@ public enum ConfigReport {
             let target = route.kind == .shotgrid ? "shotgrid (\(c.shotgridURL ?? ""))" : route.upstream?.absoluteString ?? ""
             return "\(route.prefix) -> \(target) strip_prefix=\(route.stripPrefix) timeout=\(route.timeout) "
                 + "authorization=\(route.authorization.rawValue) audience=\(route.audience)"
+                + (route.signInRedirect ? " sign_in_redirect=true" : "")
         }
     }
 

@@ -36,6 +36,10 @@ public struct ProxyMiddleware: RouterMiddleware {
             let response = try await forward(request, route: route, path: path, context: context)
             metrics.record(route: route.prefix, status: response.status.code)
             return response
+        } catch SessionError.invalidToken where route.signInRedirect && BrowserNavigation.isNavigation(request) {
+            // A person's browser goes to the sign-in page; scripts keep the 401 they can act on.
+            metrics.record(route: route.prefix, status: 302)
+            return BrowserNavigation.signInRedirect(for: request)
         } catch {
             metrics.record(route: route.prefix, status: APIError.from(error)?.status.code ?? 500)
             throw error

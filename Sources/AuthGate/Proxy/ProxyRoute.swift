@@ -26,9 +26,13 @@ public struct ProxyRoute: Sendable, Equatable {
     public var authorization: AuthorizationMode
     /// `aud` of the internal JWT: the prefix as written unless set.
     public var audience: String
+    /// Browser navigations without a valid token go to the sign-in page instead of the 401.
+    public var signInRedirect: Bool = false
 
     public static let reservedPrefixes = ["/auth", "/healthz", "/readyz", "/metrics"]
-    static let knownKeys: Set<String> = ["prefix", "kind", "upstream", "strip_prefix", "timeout", "authorization", "audience"]
+    static let knownKeys: Set<String> = [
+        "prefix", "kind", "upstream", "strip_prefix", "timeout", "authorization", "audience", "sign_in_redirect",
+    ]
 
     /// Whether a request path is under this route's prefix, on whole segments.
     public func matches(_ path: Substring) -> Bool {
@@ -106,9 +110,14 @@ extension ProxyRoute {
         }
         let audience = try string(fields["audience"], "audience", fail) ?? written
         guard !audience.isEmpty else { throw fail("audience must not be empty") }
+        var signInRedirect = false
+        if let value = fields["sign_in_redirect"] {
+            guard let flag = value as? Bool else { throw fail("sign_in_redirect must be true or false") }
+            signInRedirect = flag
+        }
         return ProxyRoute(
             prefix: prefix, kind: kind, upstream: upstream, stripPrefix: stripPrefix, timeout: timeout, authorization: authorization,
-            audience: audience)
+            audience: audience, signInRedirect: signInRedirect)
     }
 
     private static func string(_ value: Any?, _ key: String, _ fail: (String) -> ConfigError) throws(ConfigError) -> String? {
