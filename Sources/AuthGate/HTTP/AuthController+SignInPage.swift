@@ -50,7 +50,7 @@ extension AuthController {
                 return page(.tooManyRequests, SignInPage.tooManyAttempts(retryAfter: wait), headers: [.retryAfter: String(wait)])
             case .storeUnavailable, .upstreamUnavailable, .overloaded:
                 return page(.serviceUnavailable, SignInPage.unavailable, headers: [.retryAfter: "1"])
-            case .accessDenied, .invalidToken, .notFound:
+            case .accessDenied, .invalidToken, .notFound, .serverError:
                 // Not answers a login gives today; should one appear, it is still no sign-in.
                 let status = APIError(error).status
                 return page(status, status == .forbidden ? SignInPage.foreignOrigin : SignInPage.wrongCredentials)
