@@ -7,8 +7,7 @@ import Logging
 
 /// Opens the store, runs `body`, closes it; store outages exit 3.
 func withStore<T>(_ options: SettingsOptions, _ body: (any SessionStore, GatewayConfig) async throws -> T) async throws -> T {
-    let config = try await options.load()
-    _ = Bootstrap.logging(level: "error")
+    let config = try await operatorConfig(options)
     let store: any SessionStore
     do { store = try GatewayComponents.openStore(config) } catch {
         throw CLIExit(code: CLIExit.storeUnreachable, message: "authgate: cannot open the store: \(error)")
@@ -31,6 +30,13 @@ func withStore<T>(_ options: SettingsOptions, _ body: (any SessionStore, Gateway
         }
         throw error
     }
+}
+
+/// The settings, and logging for an operator command: errors and the audit trail only.
+func operatorConfig(_ options: SettingsOptions) async throws -> GatewayConfig {
+    let config = try await options.load()
+    _ = Bootstrap.logging(level: "error", format: config.logFormat)
+    return config
 }
 
 func printJSON(_ value: some Encodable) throws {
@@ -135,6 +141,7 @@ struct UsersCommand: AsyncParsableCommand {
                 try await store.migrate()
                 try await store.insertUser(user)
             }
+            AuditLog().record(.userAdded, user: login, by: "operator")
             print("added user \(login) (id \(user.id))")
         }
     }
@@ -176,7 +183,7 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var options: SettingsOptions
 
         func run() async throws {
-            let config = try await options.load()
+            let config = try await operatorConfig(options)
             guard !FileManager.default.fileExists(atPath: config.keysPath) else {
                 throw CLIExit(code: CLIExit.usage, message: "authgate: \(config.keysPath) already exists; use keys rotate")
             }
@@ -190,13 +197,16 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var options: SettingsOptions
 
         func run() async throws {
-            let config = try await options.load()
+            let config = try await operatorConfig(options)
             let ring: KeyRing
             do { ring = try KeyRingFile.load(path: config.keysPath) } catch {
                 throw CLIExit(code: CLIExit.notFound, message: "authgate: \(error)")
             }
             let rotated = ring.rotated()
             try KeyRingFile.write(rotated, path: config.keysPath)
+            AuditLog().record(
+                .keysRotated, by: "operator",
+                details: ["signing_key": .string(rotated.activeSigningKeyID), "sealing_key": .string(rotated.activeSealingKeyID)])
             print("rotated: signing key \(rotated.activeSigningKeyID), sealing key \(rotated.activeSealingKeyID)")
         }
     }

@@ -14,7 +14,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let config = try await options.load()
-        let logger = Bootstrap.logging(level: config.logLevel)
+        let logger = Bootstrap.logging(level: config.logLevel, format: config.logFormat)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let keys = try loadKeys(config, logger: logger)

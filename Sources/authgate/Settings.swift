@@ -46,14 +46,18 @@ struct SettingsOptions: ParsableArguments {
 }
 
 enum Bootstrap {
-    /// Logging once per process, to stderr, at the configured level.
-    static func logging(level: String) -> Logger {
+    /// Logging once per process, to stderr, at the configured level and format; every line of a
+    /// request carries its id.
+    static func logging(level: String, format: String = "text") -> Logger {
         let parsed = Logger.Level(rawValue: level) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = parsed
-            return handler
-        }
+        let chosen = GatewayLogHandler.Format(rawValue: format) ?? .text
+        LoggingSystem.bootstrap(
+            { label, provider in
+                // Audit lines are written whatever the level: an operator's command is always recorded.
+                let level = label == "authgate.audit" ? min(parsed, .notice) : parsed
+                return GatewayLogHandler(label: label, format: chosen, level: level, metadataProvider: provider)
+            },
+            metadataProvider: RequestScope.metadataProvider)
         var logger = Logger(label: "authgate")
         logger.logLevel = parsed
         return logger

@@ -54,14 +54,16 @@ public final class GatewayComponents: Sendable {
         let jwt = JWTCodec(ring: self.keys, issuer: config.issuer, audience: config.audience)
         verifier = AccessTokenVerifier(jwt: jwt, keyReloader: keyReloader, revocations: revocations, failStatic: config.storeFailStatic)
         issuer = TokenIssuer(jwt: jwt, accessTTL: config.accessTTL)
-        revoker = Revoker(store: store, view: revocations, pool: pool, cache: sessionCache, sessionMaxTTL: config.sessionMaxTTL, logger: logger)
+        let audit = AuditLog()
+        revoker = Revoker(
+            store: store, view: revocations, pool: pool, cache: sessionCache, sessionMaxTTL: config.sessionMaxTTL, audit: audit, logger: logger)
         let regulator = LoginRegulator(
-            store: store, maxFailures: config.loginMaxFailures, window: config.loginWindow, ban: config.loginBan, logger: logger)
+            store: store, maxFailures: config.loginMaxFailures, window: config.loginWindow, ban: config.loginBan, audit: audit, logger: logger)
         loginFlow = LoginFlow(
-            store: store, provider: provider, regulator: regulator, issuer: issuer, sealer: sealer, pool: pool, cache: sessionCache,
+            store: store, provider: provider, regulator: regulator, issuer: issuer, sealer: sealer, pool: pool, cache: sessionCache, audit: audit,
             sessionIdleTTL: config.sessionIdleTTL, sessionMaxTTL: config.sessionMaxTTL, logger: logger)
         refreshFlow = RefreshFlow(
-            store: store, provider: provider, issuer: issuer, revoker: revoker, cache: sessionCache, sessionIdleTTL: config.sessionIdleTTL,
+            store: store, provider: provider, issuer: issuer, revoker: revoker, cache: sessionCache, audit: audit, sessionIdleTTL: config.sessionIdleTTL,
             logger: logger)
         directory = SessionDirectory(store: store, revoker: revoker, cache: sessionCache, logger: logger)
         readiness = ReadinessProbe(store: store, provider: provider, revocations: revocations, failStatic: config.storeFailStatic)

@@ -23,7 +23,8 @@ public struct AuthController: Sendable {
         self.clientAddress = clientAddress
     }
 
-    public func addRoutes(to group: RouterGroup<GatewayContext>) {
+    public func addRoutes(to auth: RouterGroup<GatewayContext>) {
+        let group = auth.group().add(middleware: ClientScopeMiddleware(clientAddress: clientAddress))
         group.get("login", use: signInPage)
         group.get("logout", use: signOutPage)
         group.post("login", use: login)

@@ -30,8 +30,8 @@ public struct RequestIDMiddleware: RouterMiddleware {
         var context = context
         let id = request.headers[Self.header].flatMap { Self.isAcceptable($0) ? $0 : nil } ?? Self.generate()
         context.requestID = id
-        context.logger[metadataKey: "authgate.request.id"] = .string(id)
-        var response = try await next(request, context)
+        // The log handler reads it from the task-local when a line is written (RequestScope).
+        var response = try await RequestScope.$requestID.withValue(id) { try await next(request, context) }
         response.headers[Self.header] = id
         return response
     }

@@ -24,6 +24,9 @@ public final class HTTPForwarder: Service, Sendable {
             // The client gets the upstream's bytes as they are, compressed or not.
             decompression: .disabled)
         configuration.httpVersion = .http1Only
+        // A refused or unreachable upstream is 502 now, as nginx answers it, rather than a
+        // request parked while the client backs off and retries until the head timeout (504).
+        configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
     }
 

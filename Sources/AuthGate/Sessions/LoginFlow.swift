@@ -11,15 +11,17 @@ public final class LoginFlow: Sendable {
     let sealer: Sealer
     let pool: UpstreamPool
     let cache: SessionCache
+    let audit: AuditLog
     let sessionIdleTTL: TimeInterval
     let sessionMaxTTL: TimeInterval
     let logger: Logger
 
     public init(
         store: any SessionStore, provider: any IdentityProvider, regulator: LoginRegulator, issuer: TokenIssuer, sealer: Sealer,
-        pool: UpstreamPool, cache: SessionCache, sessionIdleTTL: TimeInterval, sessionMaxTTL: TimeInterval, logger: Logger
+        pool: UpstreamPool, cache: SessionCache, audit: AuditLog, sessionIdleTTL: TimeInterval, sessionMaxTTL: TimeInterval, logger: Logger
     ) {
         self.cache = cache
+        self.audit = audit
         self.store = store
         self.provider = provider
         self.regulator = regulator
@@ -40,7 +42,7 @@ public final class LoginFlow: Sendable {
             do {
                 return try await provider.authenticate(login: login, password: password)
             } catch ProviderError.invalidCredentials {
-                logger.info("login refused", metadata: ["authgate.login": "\(login)", "authgate.client.ip": "\(clientIP)"])
+                audit.record(.loginFailed, user: login, clientIP: clientIP)
                 throw .invalidGrant
             } catch let error as ProviderError {
                 logger.error("identity provider unavailable", metadata: ["error": "\(error)"])
@@ -70,7 +72,7 @@ public final class LoginFlow: Sendable {
         }
         if let connection = signedIn.connection { pool.insert(connection, for: sessionID, now: now) }
         cache.put(session, now: now)
-        logger.info("login", metadata: ["authgate.session.id": "\(sessionID)", "authgate.login": "\(signedIn.user.login)"])
+        audit.record(.loginSucceeded, user: signedIn.user.login, sessionID: sessionID, clientIP: clientIP)
         return try issuer.issue(session: session, refreshToken: refreshToken, now: now)
     }
 }

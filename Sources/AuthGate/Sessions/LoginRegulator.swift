@@ -8,10 +8,12 @@ public struct LoginRegulator: Sendable {
     let maxFailures: Int
     let window: TimeInterval
     let ban: TimeInterval
+    let audit: AuditLog
     let logger: Logger
 
-    public init(store: any SessionStore, maxFailures: Int, window: TimeInterval, ban: TimeInterval, logger: Logger) {
+    public init(store: any SessionStore, maxFailures: Int, window: TimeInterval, ban: TimeInterval, audit: AuditLog, logger: Logger) {
         self.store = store
+        self.audit = audit
         self.maxFailures = maxFailures
         self.window = window
         self.ban = ban
@@ -29,6 +31,7 @@ public struct LoginRegulator: Sendable {
         try await storeCall(logger) { () throws -> Void in
             for key in keys {
                 if let until = try await store.loginBan(key: key, now: now) {
+                    audit.record(.loginRateLimited, user: login, clientIP: clientIP)
                     throw SessionError.rateLimited(retryAfter: Int(until.timeIntervalSince(now).rounded(.up)))
                 }
             }

@@ -14,14 +14,16 @@ public final class RefreshFlow: Sendable {
     let issuer: TokenIssuer
     let revoker: Revoker
     let cache: SessionCache
+    let audit: AuditLog
     let sessionIdleTTL: TimeInterval
     let logger: Logger
 
     public init(
         store: any SessionStore, provider: any IdentityProvider, issuer: TokenIssuer, revoker: Revoker, cache: SessionCache,
-        sessionIdleTTL: TimeInterval, logger: Logger
+        audit: AuditLog, sessionIdleTTL: TimeInterval, logger: Logger
     ) {
         self.cache = cache
+        self.audit = audit
         self.store = store
         self.provider = provider
         self.issuer = issuer
@@ -44,8 +46,8 @@ public final class RefreshFlow: Sendable {
             let entry = session.refreshTokens[index]
             if let retiredAt = entry.retiredAt, now.timeIntervalSince(retiredAt) > Self.refreshGrace {
                 // A rotated token came back after the grace: it was copied. End the session.
-                logger.warning("refresh token reuse; revoking session", metadata: ["authgate.session.id": "\(session.id)"])
-                try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now, by: .reuse)
+                audit.record(.refreshReuseDetected, user: session.user.login, sessionID: session.id)
+                try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now, by: .reuse, user: session.user.login)
                 throw .invalidGrant
             }
 
@@ -55,8 +57,7 @@ public final class RefreshFlow: Sendable {
                 // read the session again and carry on with them.
                 if try await provider.renewIfNeeded(session: session, now: now) != nil { continue }
             } catch ProviderError.invalidCredentials {
-                logger.info("provider refused renewal; revoking session", metadata: ["authgate.session.id": "\(session.id)"])
-                try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now, by: .provider)
+                try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now, by: .provider, user: session.user.login)
                 throw .invalidGrant
             } catch let error as SessionError {
                 throw error
@@ -74,6 +75,7 @@ public final class RefreshFlow: Sendable {
             let updated = session
             if try await storeCall(logger, { try await store.updateSession(updated, expectedVersion: expectedVersion) }) {
                 cache.put(updated, now: now)
+                audit.record(.tokenRefreshed, user: updated.user.login, sessionID: updated.id)
                 return try issuer.issue(session: updated, refreshToken: next, now: now)
             }
         }

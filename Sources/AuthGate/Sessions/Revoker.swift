@@ -26,11 +26,14 @@ public struct Revoker: Sendable {
     let pool: UpstreamPool?
     let cache: SessionCache?
     let sessionMaxTTL: TimeInterval
+    let audit: AuditLog
     let logger: Logger
 
     public init(
-        store: any SessionStore, view: RevocationView?, pool: UpstreamPool?, cache: SessionCache? = nil, sessionMaxTTL: TimeInterval, logger: Logger
+        store: any SessionStore, view: RevocationView?, pool: UpstreamPool?, cache: SessionCache? = nil, sessionMaxTTL: TimeInterval,
+        audit: AuditLog = AuditLog(), logger: Logger
     ) {
+        self.audit = audit
         self.store = store
         self.view = view
         self.pool = pool
@@ -39,12 +42,21 @@ public struct Revoker: Sendable {
         self.logger = logger
     }
 
-    /// Revokes one session everywhere; false when it was not live.
+    /// Revokes one session everywhere; false when it was not live. A user's own logout is
+    /// audited as `session.logged_out`, anything else as `session.revoked` with who did it.
     @discardableResult
-    public func revokeSession(id: String, expiresAt: Date? = nil, now: Date = Date(), by: RevokedBy) async throws(SessionError) -> Bool {
+    public func revokeSession(
+        id: String, expiresAt: Date? = nil, now: Date = Date(), by: RevokedBy, user: String? = nil, logout: Bool = false
+    ) async throws(SessionError) -> Bool {
         let revoked = try await storeCall(logger) { try await store.revokeSession(id: id, at: now) }
         forget([id], expiresAt: expiresAt ?? now.addingTimeInterval(sessionMaxTTL), by: by)
-        logger.info("session revoked", metadata: ["authgate.session.id": "\(id)", "authgate.by": "\(by.rawValue)"])
+        if revoked {
+            if logout {
+                audit.record(.sessionLoggedOut, user: user, sessionID: id)
+            } else {
+                audit.record(.sessionRevoked, user: user, sessionID: id, by: by.rawValue)
+            }
+        }
         return revoked
     }
 
@@ -53,6 +65,8 @@ public struct Revoker: Sendable {
     public func revokeSessions(_ filter: SessionFilter, now: Date = Date(), by: RevokedBy) async throws(SessionError) -> [String] {
         let ids = try await storeCall(logger) { try await store.revokeSessions(filter, at: now) }
         forget(ids, expiresAt: now.addingTimeInterval(sessionMaxTTL), by: by)
+        let user: String? = if case .login(let login) = filter { login } else { nil }
+        for id in ids { audit.record(.sessionRevoked, user: user, sessionID: id, by: by.rawValue) }
         return ids
     }
 
@@ -70,12 +84,14 @@ public struct Revoker: Sendable {
     /// that is the session's absolute lifetime, whatever the access TTL the servers use.
     public func blockAccessToken(jti: String, now: Date = Date()) async throws(SessionError) {
         try await blockAccessToken(jti: jti, sessionID: "", expiresAt: now.addingTimeInterval(sessionMaxTTL), now: now)
+        audit.record(.tokenRevoked, by: RevokedBy.operator.rawValue, details: ["jti": .string(jti)])
     }
 
     /// The operator's `users remove`: the user goes, and so does every session they hold.
     /// Returns false when there was no such user.
     public func removeUser(login: String, now: Date = Date()) async throws(SessionError) -> Bool {
         guard try await storeCall(logger, { try await store.deleteUser(login: login) }) else { return false }
+        audit.record(.userRemoved, user: login, by: RevokedBy.operator.rawValue)
         try await revokeSessions(.login(login), now: now, by: .operator)
         return true
     }

@@ -56,13 +56,13 @@ public struct SessionDirectory: Sendable {
         guard let session = try await sessions(userID: userID, now: now).first(where: { $0.id == sessionID }) else {
             throw .notFound
         }
-        try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now, by: .user)
+        try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now, by: .user, user: session.user.login)
     }
 
     /// Logout with an access token (even an expired one): the token is blocked and its session ends.
     public func logout(claims: AccessClaims, now: Date = Date()) async throws(SessionError) {
         try await revoker.blockAccessToken(jti: claims.jti, sessionID: claims.sid, expiresAt: claims.expiresAt, now: now)
-        try await revoker.revokeSession(id: claims.sid, now: now, by: .user)
+        try await revoker.revokeSession(id: claims.sid, now: now, by: .user, user: claims.login, logout: true)
     }
 
     /// Logout with a refresh token; an unknown one ends nothing and is not an error (idempotent).
@@ -70,7 +70,7 @@ public struct SessionDirectory: Sendable {
         guard RefreshToken.isWellFormed(presented) else { return }
         let hash = RefreshToken.hash(presented)
         guard let session = try await storeCall(logger, { try await store.session(refreshHash: hash, now: now) }) else { return }
-        try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now, by: .user)
+        try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now, by: .user, user: session.user.login, logout: true)
     }
 
     public func logoutAll(userID: String, now: Date = Date()) async throws(SessionError) {
