@@ -311,7 +311,7 @@ private let interopSession = SessionRecord(
     provider: "shotgrid",
     upstream: SealedBox(keyID: "key-2026", nonce: Array(0..<24), ciphertext: [0x00, 0xFF] + Array("sealed ✓".utf8)),
     refreshTokens: [
-        RefreshTokenEntry(hash: "hash-old", issuedAt: date(ms: 1_700_000_000_123), retiredAt: date(ms: 1_700_000_100_456)),
+        RefreshTokenEntry(hash: "hash-old", issuedAt: date(ms: 1_700_000_000_123), retiredAt: date(ms: 1_700_000_100_456), siblingIssued: true),
         RefreshTokenEntry(hash: "hash-new", issuedAt: date(ms: 1_700_000_100_456)),
     ],
     createdAt: date(ms: 1_700_000_000_123), lastSeenAt: date(ms: 1_700_000_100_456), idleExpiresAt: date(ms: 1_700_003_700_456),

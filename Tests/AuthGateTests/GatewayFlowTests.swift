@@ -78,6 +78,25 @@ func refreshCookieValue(_ header: String) -> String? {
         }
     }
 
+    /// Within the grace a rotated token gets one sibling (a second tab); a third showing is a
+    /// copy in use: the session ends rather than hand a thief an independent chain.
+    @Test(arguments: TestStoreKind.testable)
+    func rotatedTokenGetsOneSiblingThenEndsTheSession(_ kind: TestStoreKind) async throws {
+        try await withGateway(kind) { gateway in
+            let first = try await login(gateway).json
+            let r0 = try #require(first["refresh_token"] as? String)
+            let tab1 = try await gateway.client.postJSON("/auth/refresh", ["refresh_token": r0])
+            let tab2 = try await gateway.client.postJSON("/auth/refresh", ["refresh_token": r0])
+            #expect(tab1.status == 200 && tab2.status == 200)
+            let thief = try await gateway.client.postJSON("/auth/refresh", ["refresh_token": r0])
+            #expect(thief.status == 401 && thief.errorCode == "invalid_grant")
+            for response in [tab1, tab2] {
+                #expect(try await gateway.client.postJSON("/auth/refresh", ["refresh_token": try #require(response.json["refresh_token"] as? String)]).status == 401)
+                #expect(try await gateway.client.get("/auth/me", bearer: response.json["access_token"] as? String).status == 401)
+            }
+        }
+    }
+
     @Test(arguments: TestStoreKind.testable)
     func presentingRotatedTokenAfterGraceKillsSessionAndItsAccessTokens(_ kind: TestStoreKind) async throws {
         try await withGateway(kind) { gateway in

@@ -44,8 +44,9 @@ public final class RefreshFlow: Sendable {
             else { throw .invalidGrant }
 
             let entry = session.refreshTokens[index]
-            if let retiredAt = entry.retiredAt, now.timeIntervalSince(retiredAt) > Self.refreshGrace {
-                // A rotated token came back after the grace: it was copied. End the session.
+            if let retiredAt = entry.retiredAt, now.timeIntervalSince(retiredAt) > Self.refreshGrace || entry.siblingIssued {
+                // A rotated token came back after the grace, or a third time within it: it was
+                // copied (two tabs account for one rotation and one sibling). End the session.
                 audit.record(.refreshReuseDetected, user: session.user.login, sessionID: session.id)
                 try await revoker.revokeSession(id: session.id, expiresAt: session.expiresAt, now: now, by: .reuse, user: session.user.login)
                 throw .invalidGrant
@@ -66,7 +67,11 @@ public final class RefreshFlow: Sendable {
             }
 
             let next = RefreshToken.generate()
-            if entry.retiredAt == nil { session.refreshTokens[index].retiredAt = now }
+            if entry.retiredAt == nil {
+                session.refreshTokens[index].retiredAt = now
+            } else {
+                session.refreshTokens[index].siblingIssued = true
+            }
             session.refreshTokens.append(RefreshTokenEntry(hash: RefreshToken.hash(next.value), issuedAt: now))
             session.refreshTokens = Self.pruned(session.refreshTokens)
             session.lastSeenAt = now

@@ -56,17 +56,31 @@ public struct RefreshTokenEntry: Sendable, Equatable, Codable {
     public var hash: String
     public var issuedAt: Date
     public var retiredAt: Date?
+    /// A retired token presented again within the grace got its one sibling: a third showing is
+    /// a copy in use, not a second tab.
+    public var siblingIssued: Bool
 
-    public init(hash: String, issuedAt: Date, retiredAt: Date? = nil) {
+    public init(hash: String, issuedAt: Date, retiredAt: Date? = nil, siblingIssued: Bool = false) {
         self.hash = hash
         self.issuedAt = issuedAt
         self.retiredAt = retiredAt
+        self.siblingIssued = siblingIssued
     }
 
     enum CodingKeys: String, CodingKey {
         case hash
         case issuedAt = "issued_at"
         case retiredAt = "retired_at"
+        case siblingIssued = "sibling_issued"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        hash = try container.decode(String.self, forKey: .hash)
+        issuedAt = try container.decode(Date.self, forKey: .issuedAt)
+        retiredAt = try container.decodeIfPresent(Date.self, forKey: .retiredAt)
+        // Absent in records written before the bound existed.
+        siblingIssued = try container.decodeIfPresent(Bool.self, forKey: .siblingIssued) ?? false
     }
 }
 

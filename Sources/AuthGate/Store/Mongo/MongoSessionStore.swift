@@ -239,7 +239,10 @@ public final class MongoSessionStore: SessionStore {
         ]
         let upstream: BSON = s.upstream.map(upstreamDocument) ?? .null
         let refresh: [BSON] = s.refreshTokens.map {
-            .document(["hash": .string($0.hash), "issued_at": .date($0.issuedAt), "retired_at": $0.retiredAt.map(BSON.date) ?? .null])
+            .document([
+                "hash": .string($0.hash), "issued_at": .date($0.issuedAt), "retired_at": $0.retiredAt.map(BSON.date) ?? .null,
+                "sibling_issued": .bool($0.siblingIssued),
+            ])
         }
         return [
             "_id": .string(s.id), "user": .document(user), "provider": .string(s.provider), "upstream": upstream,
@@ -268,7 +271,8 @@ public final class MongoSessionStore: SessionStore {
         }
         let refresh: [RefreshTokenEntry] = (d["refresh_tokens"]?.array ?? []).compactMap { value in
             guard let entry = value.document, let hash = entry["hash"]?.string, let issued = entry["issued_at"]?.date else { return nil }
-            return RefreshTokenEntry(hash: hash, issuedAt: issued, retiredAt: entry["retired_at"]?.date)
+            return RefreshTokenEntry(
+                hash: hash, issuedAt: issued, retiredAt: entry["retired_at"]?.date, siblingIssued: entry["sibling_issued"] == .bool(true))
         }
         return SessionRecord(
             id: id,
