@@ -18,8 +18,9 @@ func withStore<T>(_ options: SettingsOptions, _ body: (any SessionStore, Gateway
         return result
     } catch {
         await store.close()
-        if let error = error as? SessionError, error == .storeUnavailable {
-            throw CLIExit(code: CLIExit.storeUnreachable, message: "authgate: store unreachable")
+        if let error = error as? SessionError {
+            if case .invalidRequest(let detail) = error { throw CLIExit(code: CLIExit.usage, message: "authgate: \(detail)") }
+            if error == .storeUnavailable { throw CLIExit(code: CLIExit.storeUnreachable, message: "authgate: store unreachable") }
         }
         if let error = error as? StoreError {
             switch error {
@@ -30,6 +31,22 @@ func withStore<T>(_ options: SettingsOptions, _ body: (any SessionStore, Gateway
         }
         throw error
     }
+}
+
+/// A new password from stdin's first line, or typed at a prompt; never from an argument.
+func readPassword(for login: String, fromStdin: Bool) throws -> Secret<String> {
+    let password: String
+    if fromStdin {
+        password = readLine(strippingNewline: true) ?? ""
+    } else if isatty(STDIN_FILENO) == 1, let typed = getpass("Password for \(login): ") {
+        password = String(decoding: UnsafeRawBufferPointer(start: typed, count: strlen(typed)), as: UTF8.self)
+    } else {
+        throw CLIExit(code: CLIExit.usage, message: "authgate: use --password-stdin when stdin is not a terminal")
+    }
+    do { try LocalUsers.check(password: Secret(password)) } catch {
+        throw CLIExit(code: CLIExit.usage, message: "authgate: password must be at least \(LocalUsers.minimumPasswordLength) characters")
+    }
+    return Secret(password)
 }
 
 /// The settings, and logging for an operator command: errors and the audit trail only.
@@ -113,7 +130,7 @@ struct TokensCommand: AsyncParsableCommand {
 }
 
 struct UsersCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "users", abstract: "Manage local users.", subcommands: [Add.self, Remove.self, List.self])
+    static let configuration = CommandConfiguration(commandName: "users", abstract: "Manage local users.", subcommands: [Add.self, SetPassword.self, Remove.self, List.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a local user (password read from stdin or prompted).")
@@ -124,25 +141,37 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var options: SettingsOptions
 
         func run() async throws {
-            let password: String
-            if passwordStdin {
-                password = readLine(strippingNewline: true) ?? ""
-            } else if isatty(STDIN_FILENO) == 1, let typed = getpass("Password for \(login): ") {
-                password = String(cString: typed)
-            } else {
-                throw CLIExit(code: CLIExit.usage, message: "authgate: use --password-stdin when stdin is not a terminal")
-            }
-            guard password.count >= 8 else { throw CLIExit(code: CLIExit.usage, message: "authgate: password must be at least 8 characters") }
+            let password = try readPassword(for: login, fromStdin: passwordStdin)
             let hasher = PasswordHasher()
-            let hash = try await hasher.hash(Secret(password))
-            await hasher.shutdown()
-            let user = UserRecord(id: Identifier.random(), login: login, email: email ?? "", name: name ?? login, passwordHash: hash, createdAt: Date())
-            try await withStore(options) { store, _ in
+            let user = try await withStore(options) { store, _ in
                 try await store.migrate()
-                try await store.insertUser(user)
+                return try await LocalUsers(store: store, hasher: hasher).add(login: login, email: email ?? "", name: name ?? "", password: password)
             }
+            await hasher.shutdown()
             AuditLog().record(.userAdded, user: login, by: "operator")
             print("added user \(login) (id \(user.id))")
+        }
+    }
+
+    struct SetPassword: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-password", abstract: "Replace a local user's password and end the sessions opened with the old one.")
+        @Argument var login: String
+        @Flag(help: "read the password from the first line of stdin") var passwordStdin = false
+        @OptionGroup var options: SettingsOptions
+
+        func run() async throws {
+            let password = try readPassword(for: login, fromStdin: passwordStdin)
+            let hasher = PasswordHasher()
+            let changed = try await withStore(options) { store, config in
+                guard try await LocalUsers(store: store, hasher: hasher).setPassword(login: login, password: password) else { return false }
+                // A reset usually follows a leak: whoever held the old password is signed out.
+                try await revoker(store, config).revokeSessions(.login(login), by: .operator)
+                return true
+            }
+            await hasher.shutdown()
+            guard changed else { throw CLIExit(code: CLIExit.notFound, message: "authgate: no user \(login)") }
+            print("password of \(login) changed; its sessions ended")
         }
     }
 

@@ -17,6 +17,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Bootstrap.logging(level: config.logLevel, format: config.logFormat)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        for warning in config.warnings { logger.warning("\(warning)") }
         let keys = try loadKeys(config, logger: logger)
         let components: GatewayComponents
         do {

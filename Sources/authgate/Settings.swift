@@ -3,6 +3,7 @@
 // name the same store and keys.
 import ArgumentParser
 import AuthGate
+import Foundation
 import Logging
 
 struct SettingsOptions: ParsableArguments {
@@ -38,10 +39,27 @@ struct SettingsOptions: ParsableArguments {
 
     func load() async throws -> GatewayConfig {
         do {
-            return try await GatewayConfig.load(flags: try flags(), file: config)
+            let flags = try flags()
+            warnAboutSecrets(in: flags)
+            return try await GatewayConfig.load(flags: flags, file: config)
         } catch let error as ConfigError {
             throw CLIExit(code: CLIExit.usage, message: "authgate: \(error)")
         }
+    }
+}
+
+/// Flags are visible to every user of the machine (`ps`, /proc): secrets belong in the
+/// environment, a file or the key ring. Said on stderr, before any logging is set up.
+func warnAboutSecrets(in flags: [String: String]) {
+    var named: [String] = []
+    for setting in GatewaySetting.all where setting.kind == .secret && flags[setting.name] != nil {
+        named.append("--\(setting.name) (use \(GatewaySetting.environmentName(setting.name)) or the key ring)")
+    }
+    if let store = flags["store"], store.range(of: #"://[^/@]*:[^/@]*@"#, options: .regularExpression) != nil {
+        named.append("a password in --store (use AUTHGATE_STORE or the configuration file)")
+    }
+    for item in named {
+        FileHandle.standardError.write(Data("authgate: warning: \(item): command lines are visible to other users of this machine\n".utf8))
     }
 }
 

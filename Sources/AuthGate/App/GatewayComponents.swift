@@ -43,7 +43,8 @@ public final class GatewayComponents: Sendable {
             switch config.provider {
             case "shotgrid":
                 provider = ShotGridProvider(
-                    baseURL: config.shotgridURL ?? "", timeout: config.upstreamTimeout, pool: pool, store: store, sealer: sealer, logger: logger)
+                    baseURL: config.shotgridURL ?? "", timeout: config.upstreamTimeout, pool: pool, store: store, sealer: sealer, logger: logger,
+                    circuitCooldown: config.shotgridCircuitCooldown)
             default:
                 provider = try await LocalProvider(store: store, hasher: PasswordHasher())
             }

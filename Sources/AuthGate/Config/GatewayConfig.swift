@@ -7,6 +7,8 @@ public struct GatewayConfig: Sendable {
     public var store = "sqlite:./authgate.db"
     public var provider = "local"
     public var shotgridURL: String?
+    /// Lets `shotgrid-url` be plain http:// on a host other than loopback (tokens in the clear).
+    public var shotgridAllowInsecure = false
     public var keysPath = "./authgate-keys.json"
     public var issuer = "authgate"
     public var audience = "authgate"
@@ -35,6 +37,8 @@ public struct GatewayConfig: Sendable {
     public var logFormat = "text"
     /// How often each instance reads new revocations from the store.
     public var revocationPollInterval: TimeInterval = 0.25
+    /// How long ShotGrid is presumed down after repeated failures (not a setting; tests shorten it).
+    public var shotgridCircuitCooldown: TimeInterval = 10
     /// How often each instance checks the key ring file for a rotation.
     public var keyReloadInterval: TimeInterval = 1
     public var logLevel = "info"

@@ -32,6 +32,10 @@ public struct GatewaySetting: Sendable {
             c.provider = v
         },
         .init(name: "shotgrid-url", kind: .string, help: "ShotGrid site URL, e.g. https://example.shotgrid.autodesk.com") { c, v in c.shotgridURL = v },
+        .init(name: "shotgrid-allow-insecure", kind: .string, help: "accept an http:// shotgrid-url on a non-loopback host: true or false (false)") { c, v throws(ConfigError) in
+            guard let flag = Bool(v) else { throw ConfigError(setting: "shotgrid-allow-insecure", message: "must be true or false") }
+            c.shotgridAllowInsecure = flag
+        },
         .init(name: "keys", kind: .string, help: "key ring file, created 0600 if absent (./authgate-keys.json)") { c, v in c.keysPath = v },
         .init(name: "issuer", kind: .string, help: "JWT iss (authgate)") { c, v in c.issuer = v },
         .init(name: "audience", kind: .string, help: "JWT aud (authgate)") { c, v in c.audience = v },
@@ -126,6 +130,17 @@ extension GatewayConfig {
         }
         if config.provider == "shotgrid" && (config.shotgridURL ?? "").isEmpty {
             throw ConfigError(setting: "shotgrid-url", message: "required when provider is shotgrid")
+        }
+        if let url = config.shotgridURL, !url.isEmpty {
+            switch ShotGridURLPolicy.check(url) {
+            case .secure, .insecureLoopback: break
+            case .invalid: throw ConfigError(setting: "shotgrid-url", message: "must be an https:// URL with a host")
+            case .insecureRemote where !config.shotgridAllowInsecure:
+                throw ConfigError(
+                    setting: "shotgrid-url",
+                    message: "http:// would send passwords and tokens in the clear; use https://, or set shotgrid-allow-insecure: true")
+            case .insecureRemote: break
+            }
         }
         _ = try config.storeKind()
         return config

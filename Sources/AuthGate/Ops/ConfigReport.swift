@@ -9,6 +9,7 @@ public enum ConfigReport {
         let values: [String: String] = [
             "listen": c.listenHost.contains(":") ? "[\(c.listenHost)]:\(c.listenPort)" : "\(c.listenHost):\(c.listenPort)",
             "store": redactedStore(c.store), "provider": c.provider, "shotgrid-url": c.shotgridURL ?? "",
+            "shotgrid-allow-insecure": String(c.shotgridAllowInsecure),
             "keys": c.keysPath, "issuer": c.issuer, "audience": c.audience, "access-ttl": seconds(c.accessTTL),
             "session-idle-ttl": seconds(c.sessionIdleTTL), "session-max-ttl": seconds(c.sessionMaxTTL),
             "pool-size": String(c.poolSize), "pool-idle": seconds(c.poolIdle), "session-cache-size": String(c.sessionCacheSize), "upstream-timeout": seconds(c.upstreamTimeout),

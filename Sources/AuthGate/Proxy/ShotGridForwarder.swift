@@ -85,6 +85,9 @@ final class ShotGridForwarder: Sendable {
         _ request: Request, url: String, headers: HTTPFields, token: Secret<String>, body: Body, connection: UpstreamConnection,
         timeout: TimeInterval, retryOnUnauthorized: Bool, logger: Logger
     ) async throws -> Outcome {
+        // ShotGrid presumed down (repeated failures just now): 503 at once, nothing sent.
+        let breaker = provider.breaker
+        guard breaker.allow() else { throw SessionError.upstreamUnavailable }
         let lines = headers.map { "\($0.name.rawName): \($0.value)" } + ["Authorization: Bearer \(token.value)"]
         let curlBody: CurlRequestBody
         let pipe: UploadPipe?
@@ -123,8 +126,12 @@ final class ShotGridForwarder: Sendable {
                             }
                         }
                         exchange.ended(nil)
+                        if (exchange.headStatus ?? 500) >= 500 { breaker.recordFailure() } else { breaker.recordSuccess() }
                     } catch {
                         exchange.ended(error)
+                        // A broken exchange after an answer head is the client's or the network's
+                        // doing; no head at all (or a 5xx) counts against ShotGrid.
+                        if (exchange.headStatus ?? 500) >= 500 { breaker.recordFailure() } else { breaker.recordSuccess() }
                     }
                     pipe?.close()
                 }
@@ -149,6 +156,7 @@ private final class CurlExchange: CurlStreamingDelegate, @unchecked Sendable {
     private var sent = 0
     private var cancelled = false
     private var swallowed = false
+    private var status: Int?
     var handoff: CheckedContinuation<ShotGridForwarder.Outcome, any Error>?
 
     init(bridge: CurlBodyBridge, buffered: [UInt8]?, pipe: UploadPipe?, headTimeout: TimeInterval, retryOnUnauthorized: Bool) {
@@ -170,6 +178,9 @@ private final class CurlExchange: CurlStreamingDelegate, @unchecked Sendable {
     }
 
     func cancel() { lock.withLock { cancelled = true } }
+
+    /// The status ShotGrid answered with, once a head arrived.
+    var headStatus: Int? { lock.withLock { status } }
 
     /// The transfer is over: an answer never handed over becomes an error (or the retry), a
     /// streamed body ends, cleanly or broken.
@@ -200,6 +211,7 @@ private final class CurlExchange: CurlStreamingDelegate, @unchecked Sendable {
     // MARK: CurlStreamingDelegate (on the curl thread)
 
     func curlDidReceiveHead(status: Int, headers: [(name: String, value: String)]) -> Bool {
+        lock.withLock { self.status = status }
         if status == 401 && retryOnUnauthorized {
             lock.withLock { swallowed = true }
             return false

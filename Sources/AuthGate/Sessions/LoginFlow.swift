@@ -35,9 +35,10 @@ public final class LoginFlow: Sendable {
 
     public func login(login rawLogin: String, password: Secret<String>, clientIP: String, userAgent: String, now: Date = Date()) async throws(SessionError) -> IssuedTokens {
         let login = rawLogin.trimmingCharacters(in: .whitespaces)
-        guard !login.isEmpty, login.utf8.count <= 256, !password.value.isEmpty, password.value.utf8.count <= 1024 else {
+        guard !password.value.isEmpty, password.value.utf8.count <= LocalUsers.maximumPasswordBytes else {
             throw .invalidRequest("username and password are required")
         }
+        try LocalUsers.check(login: login)
         let signedIn: ProviderLogin = try await regulator.regulate(login: login, clientIP: clientIP, now: now) { () throws(SessionError) in
             do {
                 return try await provider.authenticate(login: login, password: password)
@@ -49,6 +50,8 @@ public final class LoginFlow: Sendable {
                 throw .upstreamUnavailable
             } catch let error as SessionError {
                 throw error
+            } catch BlockingPoolError.saturated {
+                throw .overloaded
             } catch {
                 logger.error("store error during login", metadata: ["error": "\(error)"])
                 throw .storeUnavailable

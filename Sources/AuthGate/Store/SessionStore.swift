@@ -57,6 +57,8 @@ public protocol SessionStore: Sendable {
     func insertUser(_ user: UserRecord) async throws
     func user(login: String) async throws -> UserRecord?
     func deleteUser(login: String) async throws -> Bool
+    /// Replaces a user's password hash; false when there is no such user.
+    func updatePassword(login: String, passwordHash: String) async throws -> Bool
     func users() async throws -> [UserRecord]
 
     /// Counts a failed login for `key`; once `maxFailures` land inside `window`, the key is

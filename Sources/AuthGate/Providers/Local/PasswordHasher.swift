@@ -7,10 +7,12 @@ public final class PasswordHasher: Sendable {
     let opsLimit: UInt64
     let memLimit: Int
 
-    /// libsodium's "interactive" limits by default (argon2id, 2 passes, 64 MiB).
-    public init(threads: Int = 2) {
+    /// libsodium's "interactive" limits by default (argon2id, 2 passes, 64 MiB). Past `threads`
+    /// running and `queueLimit` waiting, a hash or check is refused at once (503), not queued:
+    /// each one holds 64 MiB and a core for a while.
+    public init(threads: Int = 2, queueLimit: Int = 8) {
         _ = Sodium.initialized
-        pool = BlockingPool(threads: threads)
+        pool = BlockingPool(threads: threads, queueLimit: queueLimit)
         opsLimit = UInt64(crypto_pwhash_OPSLIMIT_INTERACTIVE)
         memLimit = Int(crypto_pwhash_MEMLIMIT_INTERACTIVE)
     }

@@ -11,10 +11,15 @@ final class ShotGridSessions: Sendable {
     let store: any SessionStore
     let sealer: Sealer
     let workers: BlockingPool
+    let breaker: CircuitBreaker
     let timeout: TimeInterval
     let logger: Logger
 
-    init(api: ShotGridAPI, pool: UpstreamPool, store: any SessionStore, sealer: Sealer, workers: BlockingPool, timeout: TimeInterval, logger: Logger) {
+    init(
+        api: ShotGridAPI, pool: UpstreamPool, store: any SessionStore, sealer: Sealer, workers: BlockingPool, breaker: CircuitBreaker,
+        timeout: TimeInterval, logger: Logger
+    ) {
+        self.breaker = breaker
         self.api = api
         self.pool = pool
         self.store = store
@@ -67,11 +72,15 @@ final class ShotGridSessions: Sendable {
         let api = self.api
         let renewed: UpstreamTokens
         do {
-            renewed = try await workers.run { () throws -> UpstreamTokens in
-                var renewed = try api.refreshGrant(connection, refreshToken: refreshToken, now: now)
-                // ShotGrid may or may not rotate the refresh token; keep the old one if it did not.
-                if renewed.refreshToken == nil { renewed.refreshToken = refreshToken }
-                return renewed
+            renewed = try await breaker.run(
+                refused: ProviderError.unavailable("ShotGrid presumed down (circuit open)"), isFailure: ShotGridProvider.isOutage
+            ) {
+                try await workers.run { () throws -> UpstreamTokens in
+                    var renewed = try api.refreshGrant(connection, refreshToken: refreshToken, now: now)
+                    // ShotGrid may or may not rotate the refresh token; keep the old one if it did not.
+                    if renewed.refreshToken == nil { renewed.refreshToken = refreshToken }
+                    return renewed
+                }
             }
         } catch ProviderError.invalidCredentials {
             // Another instance may have renewed first and spent the refresh token we hold.

@@ -170,6 +170,12 @@ public final class MongoSessionStore: SessionStore {
         try await pool.withClient { try $0.delete("users", ["login": .string(login)]) == 1 }
     }
 
+    public func updatePassword(login: String, passwordHash: String) async throws -> Bool {
+        try await pool.withClient { client in
+            try client.update("users", ["login": .string(login)], ["$set": .document(["password_hash": .string(passwordHash)])]).matched == 1
+        }
+    }
+
     public func users() async throws -> [UserRecord] {
         try await pool.withClient { client in
             try client.find("users", [:], options: ["sort": .document(["login": .int32(1)])]).map(Self.user(from:))

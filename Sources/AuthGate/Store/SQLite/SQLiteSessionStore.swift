@@ -246,6 +246,12 @@ public final class SQLiteSessionStore: SessionStore {
         }
     }
 
+    public func updatePassword(login: String, passwordHash: String) async throws -> Bool {
+        try await withDatabase { db in
+            try db.transaction { c in try c.run("UPDATE users SET password_hash = ? WHERE login = ?", [.text(passwordHash), .text(login)]) == 1 }
+        }
+    }
+
     public func users() async throws -> [UserRecord] {
         try await withDatabase { db in
             try db.read { c in
