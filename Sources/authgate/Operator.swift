@@ -205,7 +205,7 @@ struct UsersCommand: AsyncParsableCommand {
 }
 
 struct KeysCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "keys", abstract: "Create or rotate the key ring.", subcommands: [Init.self, Rotate.self])
+    static let configuration = CommandConfiguration(commandName: "keys", abstract: "Create, rotate, list and retire keys.", subcommands: [Init.self, Rotate.self, List.self, Retire.self])
 
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the key ring file (0600).")
@@ -222,22 +222,68 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Rotate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add new active keys; old keys still verify and open. Running servers take them up within a second.")
+        static let configuration = CommandConfiguration(
+            abstract: "Add new active keys; old keys still verify and open. Running servers take them up within a second.")
+        @Flag(help: "also seal every stored upstream token again under the new sealing key (nobody is signed out)") var reseal = false
         @OptionGroup var options: SettingsOptions
 
         func run() async throws {
             let config = try await operatorConfig(options)
-            let ring: KeyRing
-            do { ring = try KeyRingFile.load(path: config.keysPath) } catch {
-                throw CLIExit(code: CLIExit.notFound, message: "authgate: \(error)")
-            }
-            let rotated = ring.rotated()
+            let rotated = try loadRing(config).rotated()
             try KeyRingFile.write(rotated, path: config.keysPath)
             AuditLog().record(
                 .keysRotated, by: "operator",
                 details: ["signing_key": .string(rotated.activeSigningKeyID), "sealing_key": .string(rotated.activeSealingKeyID)])
             print("rotated: signing key \(rotated.activeSigningKeyID), sealing key \(rotated.activeSealingKeyID)")
+            guard reseal else { return }
+            let outcome = try await withStore(options) { store, _ in
+                try await Resealer(store: store, keys: rotated, logger: Logger(label: "authgate.cli")).resealAll()
+            }
+            print("resealed \(outcome.resealed) sessions (\(outcome.current) already current, \(outcome.unreadable) unreadable)")
         }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the keys: id, use, created, retired (no key material).")
+        @Flag(help: "print JSON") var json = false
+        @OptionGroup var options: SettingsOptions
+
+        func run() async throws {
+            let ring = try loadRing(try await operatorConfig(options))
+            let listed = KeyListing.of(ring)
+            if json { return try printJSON(listed) }
+            func date(_ value: Date?) -> String { value.map(RFC3339.format) ?? "-" }
+            printTable(
+                ["ID", "USE", "CREATED", "RETIRED", "ACTIVE"],
+                listed.map { [$0.id, $0.use, date($0.created), date($0.retired), $0.active ? "yes" : ""] })
+        }
+    }
+
+    struct Retire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Retire a key: it neither verifies nor opens any more (run keys rotate --reseal first for a sealing key).")
+        @Argument(help: "the key id") var kid: String
+        @OptionGroup var options: SettingsOptions
+
+        func run() async throws {
+            let config = try await operatorConfig(options)
+            let ring = try loadRing(config)
+            let retired: KeyRing
+            do { retired = try ring.retiring(kid) } catch {
+                if case .notFound = error { throw CLIExit(code: CLIExit.notFound, message: "authgate: \(error)") }
+                throw CLIExit(code: CLIExit.usage, message: "authgate: \(error)")
+            }
+            try KeyRingFile.write(retired, path: config.keysPath)
+            print("retired key \(kid)")
+        }
+    }
+}
+
+/// The key ring file the settings name; missing or invalid exits 1 or 2.
+func loadRing(_ config: GatewayConfig) throws -> KeyRing {
+    do { return try KeyRingFile.load(path: config.keysPath) } catch {
+        if case .io = error { throw CLIExit(code: CLIExit.notFound, message: "authgate: \(error)") }
+        throw CLIExit(code: CLIExit.usage, message: "authgate: \(error)")
     }
 }
 

@@ -5,6 +5,7 @@ import ArgumentParser
 import AuthGate
 import Foundation
 import Logging
+import Synchronization
 
 struct SettingsOptions: ParsableArguments {
     @Option(help: "YAML configuration file (AUTHGATE_CONFIG)")
@@ -66,9 +67,24 @@ func warnAboutSecrets(in flags: [String: String]) {
 enum Bootstrap {
     /// Logging once per process, to stderr, at the configured level and format; every line of a
     /// request carries its id.
+    /// swift-log allows one bootstrap per process; a command that reads its settings twice
+    /// (keys rotate --reseal, then the store) must not trap on the second.
+    private static let bootstrapped = Mutex(false)
+
     static func logging(level: String, format: String = "text") -> Logger {
         let parsed = Logger.Level(rawValue: level) ?? .info
         let chosen = GatewayLogHandler.Format(rawValue: format) ?? .text
+        let first = bootstrapped.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        if first { bootstrap(level: parsed, format: chosen) }
+        var logger = Logger(label: "authgate")
+        logger.logLevel = parsed
+        return logger
+    }
+
+    private static func bootstrap(level parsed: Logger.Level, format chosen: GatewayLogHandler.Format) {
         LoggingSystem.bootstrap(
             { label, provider in
                 // Audit lines are written whatever the level: an operator's command is always recorded.
@@ -76,8 +92,5 @@ enum Bootstrap {
                 return GatewayLogHandler(label: label, format: chosen, level: level, metadataProvider: provider)
             },
             metadataProvider: RequestScope.metadataProvider)
-        var logger = Logger(label: "authgate")
-        logger.logLevel = parsed
-        return logger
     }
 }

@@ -44,7 +44,7 @@ public final class GatewayComponents: Sendable {
             case "shotgrid":
                 provider = ShotGridProvider(
                     baseURL: config.shotgridURL ?? "", timeout: config.upstreamTimeout, pool: pool, store: store, sealer: sealer, logger: logger,
-                    circuitCooldown: config.shotgridCircuitCooldown)
+                    keyReloader: keyReloader, circuitCooldown: config.shotgridCircuitCooldown)
             default:
                 provider = try await LocalProvider(store: store, hasher: PasswordHasher())
             }

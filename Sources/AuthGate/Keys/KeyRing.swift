@@ -1,15 +1,20 @@
-// KeyRing: the JWT signing keys and sealing keys in force, each with an id; the newest signs
-// and seals, the older ones still verify and open until they are removed.
+// KeyRing: the JWT signing keys and sealing keys, each with an id; the newest signs and seals,
+// older ones still verify and open until they are retired (kept in the file, used no more).
 
-import Foundation
+public import Foundation
 
 public struct KeyRingKey: Sendable {
     public let id: String
     public let material: Secret<[UInt8]>
+    public var createdAt: Date?
+    /// Retired keys neither verify nor open; they stay in the file as a record.
+    public var retiredAt: Date?
 
-    public init(id: String, material: [UInt8]) {
+    public init(id: String, material: [UInt8], createdAt: Date? = nil, retiredAt: Date? = nil) {
         self.id = id
         self.material = Secret(material)
+        self.createdAt = createdAt
+        self.retiredAt = retiredAt
     }
 }
 
@@ -33,8 +38,12 @@ public struct KeyRing: Sendable {
     }
 
     public init(signingKeys: [KeyRingKey], activeSigningKeyID: String, sealingKeys: [KeyRingKey], activeSealingKeyID: String) throws(KeyRingError) {
-        guard signingKeys.contains(where: { $0.id == activeSigningKeyID }) else { throw .invalid("active signing key \(activeSigningKeyID) is not in the ring") }
-        guard sealingKeys.contains(where: { $0.id == activeSealingKeyID }) else { throw .invalid("active sealing key \(activeSealingKeyID) is not in the ring") }
+        guard signingKeys.contains(where: { $0.id == activeSigningKeyID && $0.retiredAt == nil }) else {
+            throw .invalid("active signing key \(activeSigningKeyID) is not in the ring, or retired")
+        }
+        guard sealingKeys.contains(where: { $0.id == activeSealingKeyID && $0.retiredAt == nil }) else {
+            throw .invalid("active sealing key \(activeSealingKeyID) is not in the ring, or retired")
+        }
         for key in signingKeys where key.material.value.count < Self.minimumSigningKeyBytes {
             throw .invalid("signing key \(key.id) is shorter than \(Self.minimumSigningKeyBytes) bytes")
         }
@@ -42,7 +51,7 @@ public struct KeyRing: Sendable {
             throw .invalid("sealing key \(key.id) is not \(Self.sealingKeyBytes) bytes")
         }
         var signers: [Signer] = []
-        for key in signingKeys {
+        for key in signingKeys where key.retiredAt == nil {
             let mac: HMACSHA256Key
             do { mac = try HMACSHA256Key(key.material.value) } catch { throw .invalid("cannot prepare signing key \(key.id)") }
             let header = (try? WireJSONEncoder().encode(JWTCodec.Header(alg: "HS256", typ: "JWT", kid: key.id))) ?? []
@@ -59,23 +68,39 @@ public struct KeyRing: Sendable {
     public var activeSigningKey: KeyRingKey { signingKeys.first { $0.id == activeSigningKeyID }! }
     var activeSigner: Signer { signers.first { $0.key.id == activeSigningKeyID }! }
     public var activeSealingKey: KeyRingKey { sealingKeys.first { $0.id == activeSealingKeyID }! }
-    public func signingKey(id: String) -> KeyRingKey? { signingKeys.first { $0.id == id } }
-    public func sealingKey(id: String) -> KeyRingKey? { sealingKeys.first { $0.id == id } }
+    public func signingKey(id: String) -> KeyRingKey? { signingKeys.first { $0.id == id && $0.retiredAt == nil } }
+    public func sealingKey(id: String) -> KeyRingKey? { sealingKeys.first { $0.id == id && $0.retiredAt == nil } }
 
     /// A fresh ring with one new key of each kind.
     public static func generate() -> KeyRing {
-        let signing = KeyRingKey(id: newKeyID(), material: Sodium.randomBytes(32))
-        let sealing = KeyRingKey(id: newKeyID(), material: Sodium.randomBytes(sealingKeyBytes))
+        let signing = KeyRingKey(id: newKeyID(), material: Sodium.randomBytes(32), createdAt: Date())
+        let sealing = KeyRingKey(id: newKeyID(), material: Sodium.randomBytes(sealingKeyBytes), createdAt: Date())
         return try! KeyRing(signingKeys: [signing], activeSigningKeyID: signing.id, sealingKeys: [sealing], activeSealingKeyID: sealing.id)
     }
 
     /// The same ring with a new active key of each kind; the old keys stay for verifying and opening.
     public func rotated() -> KeyRing {
-        let signing = KeyRingKey(id: Self.newKeyID(), material: Sodium.randomBytes(32))
-        let sealing = KeyRingKey(id: Self.newKeyID(), material: Sodium.randomBytes(Self.sealingKeyBytes))
+        let signing = KeyRingKey(id: Self.newKeyID(), material: Sodium.randomBytes(32), createdAt: Date())
+        let sealing = KeyRingKey(id: Self.newKeyID(), material: Sodium.randomBytes(Self.sealingKeyBytes), createdAt: Date())
         return try! KeyRing(
             signingKeys: [signing] + signingKeys, activeSigningKeyID: signing.id,
             sealingKeys: [sealing] + sealingKeys, activeSealingKeyID: sealing.id)
+    }
+
+    /// The same ring with one key retired; the active keys cannot be (rotate first).
+    public func retiring(_ id: String, at date: Date = Date()) throws(KeyRingError) -> KeyRing {
+        guard id != activeSigningKeyID, id != activeSealingKeyID else { throw .invalid("key \(id) is active; rotate first") }
+        guard signingKeys.contains(where: { $0.id == id }) || sealingKeys.contains(where: { $0.id == id }) else { throw .notFound(id) }
+        func retire(_ keys: [KeyRingKey]) -> [KeyRingKey] {
+            keys.map { key in
+                var key = key
+                if key.id == id && key.retiredAt == nil { key.retiredAt = date }
+                return key
+            }
+        }
+        return try KeyRing(
+            signingKeys: retire(signingKeys), activeSigningKeyID: activeSigningKeyID, sealingKeys: retire(sealingKeys),
+            activeSealingKeyID: activeSealingKeyID)
     }
 
     static func newKeyID() -> String {
@@ -86,11 +111,13 @@ public struct KeyRing: Sendable {
 public enum KeyRingError: Error, CustomStringConvertible {
     case invalid(String)
     case io(String)
+    case notFound(String)
 
     public var description: String {
         switch self {
         case .invalid(let message): "key ring: \(message)"
         case .io(let message): "key ring: \(message)"
+        case .notFound(let id): "key ring: no key \(id)"
         }
     }
 }

@@ -7,9 +7,10 @@ public enum KeyRingFile {
         struct Key: Codable {
             var id: String
             var key: String  // standard base64
-            var createdAt: Date
+            var createdAt: Date?
+            var retiredAt: Date?
 
-            enum CodingKeys: String, CodingKey { case id, key, createdAt = "created_at" }
+            enum CodingKeys: String, CodingKey { case id, key, createdAt = "created_at", retiredAt = "retired_at" }
         }
         var version = 1
         var signingKeys: [Key]
@@ -36,7 +37,7 @@ public enum KeyRingFile {
             var result: [KeyRingKey] = []
             for entry in list {
                 guard let bytes = Data(base64Encoded: entry.key) else { throw .invalid("key \(entry.id) is not base64") }
-                result.append(KeyRingKey(id: entry.id, material: [UInt8](bytes)))
+                result.append(KeyRingKey(id: entry.id, material: [UInt8](bytes), createdAt: entry.createdAt, retiredAt: entry.retiredAt))
             }
             return result
         }
@@ -47,10 +48,12 @@ public enum KeyRingFile {
 
     /// Writes the ring atomically with mode 0600 from the first byte (umask cannot widen it).
     public static func write(_ ring: KeyRing, path: String) throws(KeyRingError) {
-        let now = Date()
+        func stored(_ keys: [KeyRingKey]) -> [Stored.Key] {
+            keys.map { .init(id: $0.id, key: Data($0.material.value).base64EncodedString(), createdAt: $0.createdAt, retiredAt: $0.retiredAt) }
+        }
         let stored = Stored(
-            signingKeys: ring.signingKeys.map { .init(id: $0.id, key: Data($0.material.value).base64EncodedString(), createdAt: now) },
-            sealingKeys: ring.sealingKeys.map { .init(id: $0.id, key: Data($0.material.value).base64EncodedString(), createdAt: now) },
+            signingKeys: stored(ring.signingKeys),
+            sealingKeys: stored(ring.sealingKeys),
             activeSigningKey: ring.activeSigningKeyID, activeSealingKey: ring.activeSealingKeyID)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

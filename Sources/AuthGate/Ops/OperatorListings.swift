@@ -39,3 +39,17 @@ public struct UserListing: Encodable, Sendable {
         created_at = user.createdAt
     }
 }
+
+/// A row of `authgate keys list --json`: what a key is for and when; never its material.
+public struct KeyListing: Encodable, Sendable {
+    public var id: String
+    public var use: String
+    public var created: Date?
+    public var retired: Date?
+    public var active: Bool
+
+    public static func of(_ ring: KeyRing) -> [KeyListing] {
+        ring.signingKeys.map { KeyListing(id: $0.id, use: "signing", created: $0.createdAt, retired: $0.retiredAt, active: $0.id == ring.activeSigningKeyID) }
+            + ring.sealingKeys.map { KeyListing(id: $0.id, use: "sealing", created: $0.createdAt, retired: $0.retiredAt, active: $0.id == ring.activeSealingKeyID) }
+    }
+}

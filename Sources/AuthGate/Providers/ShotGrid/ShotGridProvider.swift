@@ -15,7 +15,7 @@ public final class ShotGridProvider: IdentityProvider {
 
     public init(
         baseURL: String, timeout: TimeInterval, pool: UpstreamPool, store: any SessionStore, sealer: Sealer, logger: Logger,
-        circuitCooldown: TimeInterval = 10, threads: Int = 16, queueLimit: Int = 64
+        keyReloader: KeyRingReloader? = nil, circuitCooldown: TimeInterval = 10, threads: Int = 16, queueLimit: Int = 64
     ) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
@@ -24,7 +24,8 @@ public final class ShotGridProvider: IdentityProvider {
         workers = BlockingPool(threads: threads, queueLimit: queueLimit)
         breaker = CircuitBreaker(name: "shotgrid", cooldown: circuitCooldown)
         sessions = ShotGridSessions(
-            api: api, pool: pool, store: store, sealer: sealer, workers: workers, breaker: breaker, timeout: timeout, logger: logger)
+            api: api, pool: pool, store: store, sealer: sealer, workers: workers, breaker: breaker, keyReloader: keyReloader,
+            timeout: timeout, logger: logger)
     }
 
     public func authenticate(login: String, password: Secret<String>) async throws -> ProviderLogin {
@@ -58,7 +59,7 @@ public final class ShotGridProvider: IdentityProvider {
     /// Renews through the session's pooled connection when due; the renewed tokens are already
     /// sealed into the store (the session's version moved on) when this returns them.
     public func renewIfNeeded(session: SessionRecord, now: Date) async throws -> UpstreamTokens? {
-        let connection = try sessions.connection(for: session, now: now)
+        let connection = try await sessions.connection(for: session, now: now)
         guard let current = connection.tokens, current.needsRenewal(at: now) else { return nil }
         return try await sessions.tokens(connection, sessionID: session.id, now: now)
     }

@@ -12,14 +12,16 @@ final class ShotGridSessions: Sendable {
     let sealer: Sealer
     let workers: BlockingPool
     let breaker: CircuitBreaker
+    let keyReloader: KeyRingReloader?
     let timeout: TimeInterval
     let logger: Logger
 
     init(
         api: ShotGridAPI, pool: UpstreamPool, store: any SessionStore, sealer: Sealer, workers: BlockingPool, breaker: CircuitBreaker,
-        timeout: TimeInterval, logger: Logger
+        keyReloader: KeyRingReloader?, timeout: TimeInterval, logger: Logger
     ) {
         self.breaker = breaker
+        self.keyReloader = keyReloader
         self.api = api
         self.pool = pool
         self.store = store
@@ -30,14 +32,16 @@ final class ShotGridSessions: Sendable {
     }
 
     /// The pooled connection of a session whose record the caller holds (refresh).
-    func connection(for session: SessionRecord, now: Date) throws(ProviderError) -> UpstreamConnection {
+    func connection(for session: SessionRecord, now: Date) async throws(ProviderError) -> UpstreamConnection {
         if let pooled = pool.connection(for: session.id, now: now), pooled.tokens != nil { return pooled }
-        return try rebuild(session, now: now)
+        return try await rebuild(session, now: now)
     }
 
-    /// A new pool entry from the session's sealed tokens.
-    private func rebuild(_ session: SessionRecord, now: Date) throws(ProviderError) -> UpstreamConnection {
+    /// A new pool entry from the session's sealed tokens. A sealing key this instance lacks may
+    /// have just been rotated in (`keys rotate --reseal`): the key ring is read again first.
+    private func rebuild(_ session: SessionRecord, now: Date) async throws(ProviderError) -> UpstreamConnection {
         guard let sealed = session.upstream else { throw .invalidCredentials }
+        if sealer.keys.sealingKey(id: sealed.keyID) == nil, let keyReloader { _ = await keyReloader.reloadForUnknownKey() }
         let tokens: UpstreamTokens
         do { tokens = try UpstreamTokens.unseal(sealed, with: sealer, sessionID: session.id) } catch { throw .invalidCredentials }
         let connection = UpstreamConnection(timeout: timeout, tokens: tokens)
@@ -53,7 +57,7 @@ final class ShotGridSessions: Sendable {
             throw SessionError.invalidToken(tokenSent: true)
         }
         guard session.provider == "shotgrid" else { throw SessionError.accessDenied("this session has no ShotGrid sign-in") }
-        return try rebuild(session, now: now)
+        return try await rebuild(session, now: now)
     }
 
     /// The session's ShotGrid tokens, renewed first when due (or when `force`d after a 401).
