@@ -101,4 +101,18 @@ func sampleSession(id: String = Identifier.random(), userID: String = "u1", logi
             try await store.clearLoginFailures(key: "user:b")
         }
     }
+
+    @Test(arguments: TestStoreKind.testable)
+    func aLoginWithAnEmbeddedNULIsMatchedExactly(_ kind: TestStoreKind) async throws {
+        try await withStore(kind) { store in
+            let now = Date()
+            try await store.insertUser(UserRecord(id: "u-admin", login: "admin", email: "", name: "", passwordHash: "x", createdAt: now))
+            #expect(try await store.user(login: "admin\u{0}x") == nil)
+            // A distinct login, not a duplicate of "admin", and read back whole.
+            try await store.insertUser(UserRecord(id: "u-nul", login: "admin\u{0}x", email: "", name: "", passwordHash: "y", createdAt: now))
+            #expect(try await store.user(login: "admin\u{0}x")?.id == "u-nul")
+            #expect(try await store.user(login: "admin")?.id == "u-admin")
+            #expect(try await store.users().map(\.login).sorted() == ["admin", "admin\u{0}x"])
+        }
+    }
 }

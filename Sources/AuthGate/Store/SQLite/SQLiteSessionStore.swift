@@ -2,68 +2,85 @@
 public import Foundation
 
 public final class SQLiteSessionStore: SessionStore {
-    let database: SQLiteDatabase
-    let pool: BlockingPool
-    let purgeInterval: TimeInterval = 60
+    /// One writer and a few readers, each with its own thread.
+    let connections: SQLiteConnectionPool
+    let purgeInterval: TimeInterval
     private let lastPurge = NIOLockedDate()
 
-    public init(path: String, timeout: TimeInterval) throws {
+    public convenience init(path: String, timeout: TimeInterval) throws {
+        try self.init(path: path, timeout: timeout, purgeInterval: 60)
+    }
+
+    init(path: String, timeout: TimeInterval, readers: Int = SQLiteConnectionPool.defaultReaderCount, purgeInterval: TimeInterval) throws {
         do {
-            database = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: Int32(min(timeout, 60) * 1000))
+            connections = try SQLiteConnectionPool(
+                path: path, readers: readers, busyTimeoutMilliseconds: Int32(min(timeout, 60) * 1000))
         } catch {
             throw StoreError.unavailable("cannot open \(path): \(error)")
         }
-        pool = BlockingPool(threads: 2)
+        self.purgeInterval = purgeInterval
     }
 
     public func close() async {
-        database.close()
-        await pool.shutdown()
+        await connections.close()
     }
 
-    /// Runs on the store's thread pool and turns SQLite errors into StoreError.
+    /// Reads on any idle reader connection.
+    private func reading<T: Sendable>(_ body: @Sendable @escaping (SQLiteConnection.Access) throws -> T) async throws -> T {
+        try await mappingErrors { try await connections.read(body) }
+    }
+
+    /// Writes in one transaction on the writer connection.
     @discardableResult
-    private func withDatabase<T: Sendable>(_ body: @Sendable @escaping (SQLiteDatabase) throws -> T) async throws -> T {
+    private func writing<T: Sendable>(_ body: @Sendable @escaping (SQLiteConnection.Access) throws -> T) async throws -> T {
+        try await mappingErrors { try await connections.write(body) }
+    }
+
+    /// Turns SQLite errors into StoreError; work refused after close() is `unavailable`.
+    private func mappingErrors<T>(_ body: () async throws -> T) async throws -> T {
         do {
-            return try await pool.run { [database] in try body(database) }
+            return try await body()
         } catch let error as SQLiteError {
             if error.isConstraint { throw StoreError.duplicate }
             if error.isBusy { throw StoreError.unavailable(error.description) }
+            if error.isClosed { throw StoreError.unavailable(error.message) }
             throw StoreError.failed(error.description)
         }
     }
 
     public func migrate() async throws {
-        try await withDatabase { db in
-            try db.execute(
-                """
-                CREATE TABLE IF NOT EXISTS sessions (
-                    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, user_login TEXT NOT NULL, user_json TEXT NOT NULL,
-                    provider TEXT NOT NULL, upstream_key_id TEXT, upstream_nonce BLOB, upstream_ciphertext BLOB,
-                    refresh_json TEXT NOT NULL, created_at REAL NOT NULL, last_seen_at REAL NOT NULL,
-                    idle_expires_at REAL NOT NULL, expires_at REAL NOT NULL, revoked_at REAL,
-                    client_ip TEXT NOT NULL, user_agent TEXT NOT NULL, version INTEGER NOT NULL);
-                CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions(user_id);
-                CREATE INDEX IF NOT EXISTS sessions_user_login ON sessions(user_login);
-                CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions(expires_at);
-                CREATE INDEX IF NOT EXISTS sessions_revoked_at ON sessions(revoked_at);
-                CREATE TABLE IF NOT EXISTS refresh_hashes (
-                    hash TEXT PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE);
-                CREATE INDEX IF NOT EXISTS refresh_hashes_session ON refresh_hashes(session_id);
-                CREATE TABLE IF NOT EXISTS revoked_tokens (
-                    jti TEXT PRIMARY KEY, sid TEXT NOT NULL, revoked_at REAL NOT NULL, expires_at REAL NOT NULL);
-                CREATE INDEX IF NOT EXISTS revoked_tokens_revoked_at ON revoked_tokens(revoked_at);
-                CREATE TABLE IF NOT EXISTS users (
-                    id TEXT PRIMARY KEY, login TEXT NOT NULL UNIQUE, email TEXT NOT NULL, name TEXT NOT NULL,
-                    password_hash TEXT NOT NULL, created_at REAL NOT NULL);
-                CREATE TABLE IF NOT EXISTS rate_limits (
-                    key TEXT PRIMARY KEY, count INTEGER NOT NULL, banned_until REAL, expires_at REAL NOT NULL);
-                """)
+        try await mappingErrors {
+            try await connections.withWriter { c in
+                try c.execute(
+                    """
+                    CREATE TABLE IF NOT EXISTS sessions (
+                        id TEXT PRIMARY KEY, user_id TEXT NOT NULL, user_login TEXT NOT NULL, user_json TEXT NOT NULL,
+                        provider TEXT NOT NULL, upstream_key_id TEXT, upstream_nonce BLOB, upstream_ciphertext BLOB,
+                        refresh_json TEXT NOT NULL, created_at REAL NOT NULL, last_seen_at REAL NOT NULL,
+                        idle_expires_at REAL NOT NULL, expires_at REAL NOT NULL, revoked_at REAL,
+                        client_ip TEXT NOT NULL, user_agent TEXT NOT NULL, version INTEGER NOT NULL);
+                    CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions(user_id);
+                    CREATE INDEX IF NOT EXISTS sessions_user_login ON sessions(user_login);
+                    CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions(expires_at);
+                    CREATE INDEX IF NOT EXISTS sessions_revoked_at ON sessions(revoked_at);
+                    CREATE TABLE IF NOT EXISTS refresh_hashes (
+                        hash TEXT PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE);
+                    CREATE INDEX IF NOT EXISTS refresh_hashes_session ON refresh_hashes(session_id);
+                    CREATE TABLE IF NOT EXISTS revoked_tokens (
+                        jti TEXT PRIMARY KEY, sid TEXT NOT NULL, revoked_at REAL NOT NULL, expires_at REAL NOT NULL);
+                    CREATE INDEX IF NOT EXISTS revoked_tokens_revoked_at ON revoked_tokens(revoked_at);
+                    CREATE TABLE IF NOT EXISTS users (
+                        id TEXT PRIMARY KEY, login TEXT NOT NULL UNIQUE, email TEXT NOT NULL, name TEXT NOT NULL,
+                        password_hash TEXT NOT NULL, created_at REAL NOT NULL);
+                    CREATE TABLE IF NOT EXISTS rate_limits (
+                        key TEXT PRIMARY KEY, count INTEGER NOT NULL, banned_until REAL, expires_at REAL NOT NULL);
+                    """)
+            }
         }
     }
 
     public func ping() async throws {
-        _ = try await withDatabase { db in try db.read { try $0.query("SELECT 1") } }
+        _ = try await reading { try $0.query("SELECT 1") }
     }
 
     // MARK: Sessions
@@ -76,71 +93,61 @@ public final class SQLiteSessionStore: SessionStore {
     public func insertSession(_ session: SessionRecord) async throws {
         let row = try Self.row(session)
         let purge = lastPurge.exchangeIfOlder(than: purgeInterval)
-        try await withDatabase { db in
-            try db.transaction { c in
-                if purge {
-                    // SQLite has no TTL index: sweep expired rows now and then.
-                    let now = Date().timeIntervalSince1970
-                    try c.run("DELETE FROM sessions WHERE expires_at <= ? OR idle_expires_at <= ?", [.real(now), .real(now)])
-                    try c.run("DELETE FROM revoked_tokens WHERE expires_at <= ?", [.real(now)])
-                    try c.run("DELETE FROM rate_limits WHERE expires_at <= ?", [.real(now)])
-                }
-                try c.run(
-                    """
-                    INSERT INTO sessions (id, user_id, user_login, user_json, provider, upstream_key_id, upstream_nonce,
-                        upstream_ciphertext, refresh_json, created_at, last_seen_at, idle_expires_at, expires_at, revoked_at,
-                        client_ip, user_agent, version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                    """, row)
-                try Self.writeRefreshHashes(session, c)
+        try await writing { c in
+            if purge {
+                // SQLite has no TTL index: sweep expired rows now and then.
+                let now = Date().timeIntervalSince1970
+                try c.run("DELETE FROM sessions WHERE expires_at <= ? OR idle_expires_at <= ?", [.real(now), .real(now)])
+                try c.run("DELETE FROM revoked_tokens WHERE expires_at <= ?", [.real(now)])
+                try c.run("DELETE FROM rate_limits WHERE expires_at <= ?", [.real(now)])
             }
+            try c.run(
+                """
+                INSERT INTO sessions (id, user_id, user_login, user_json, provider, upstream_key_id, upstream_nonce,
+                    upstream_ciphertext, refresh_json, created_at, last_seen_at, idle_expires_at, expires_at, revoked_at,
+                    client_ip, user_agent, version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                """, row)
+            try Self.writeRefreshHashes(session, c)
         }
     }
 
     public func session(id: String, now: Date) async throws -> SessionRecord? {
-        try await withDatabase { db in
-            try db.read { c in
-                try c.query("SELECT \(Self.sessionColumns) FROM sessions WHERE id = ?", [.text(id)])
-                    .first.map(Self.session(from:))
-            }
+        try await reading { c in
+            try c.query("SELECT \(Self.sessionColumns) FROM sessions WHERE id = ?", [.text(id)])
+                .first.map(Self.session(from:))
         }.flatMap { $0.isExpired(at: now) ? nil : $0 }
     }
 
     public func session(refreshHash: String, now: Date) async throws -> SessionRecord? {
-        try await withDatabase { db in
-            try db.read { c in
-                try c.query(
-                    "SELECT \(Self.sessionColumns) FROM sessions WHERE id = (SELECT session_id FROM refresh_hashes WHERE hash = ?)",
-                    [.text(refreshHash)]
-                ).first.map(Self.session(from:))
-            }
+        try await reading { c in
+            try c.query(
+                "SELECT \(Self.sessionColumns) FROM sessions WHERE id = (SELECT session_id FROM refresh_hashes WHERE hash = ?)",
+                [.text(refreshHash)]
+            ).first.map(Self.session(from:))
         }.flatMap { $0.isExpired(at: now) ? nil : $0 }
     }
 
     public func updateSession(_ session: SessionRecord, expectedVersion: Int64) async throws -> Bool {
         let row = try Self.row(session)
-        return try await withDatabase { db in
-            try db.transaction { c in
-                let changed = try c.run(
-                    """
-                    UPDATE sessions SET id = ?, user_id = ?, user_login = ?, user_json = ?, provider = ?, upstream_key_id = ?,
-                        upstream_nonce = ?, upstream_ciphertext = ?, refresh_json = ?, created_at = ?, last_seen_at = ?,
-                        idle_expires_at = ?, expires_at = ?, revoked_at = ?, client_ip = ?, user_agent = ?, version = ?
-                    WHERE id = ? AND version = ?
-                    """, row + [.text(session.id), .integer(expectedVersion)])
-                guard changed == 1 else { return false }
-                try Self.writeRefreshHashes(session, c)
-                return true
-            }
+        return try await writing { c in
+            let changed = try c.run(
+                """
+                UPDATE sessions SET id = ?, user_id = ?, user_login = ?, user_json = ?, provider = ?, upstream_key_id = ?,
+                    upstream_nonce = ?, upstream_ciphertext = ?, refresh_json = ?, created_at = ?, last_seen_at = ?,
+                    idle_expires_at = ?, expires_at = ?, revoked_at = ?, client_ip = ?, user_agent = ?, version = ?
+                WHERE id = ? AND version = ?
+                """, row + [.text(session.id), .integer(expectedVersion)])
+            guard changed == 1 else { return false }
+            try Self.writeRefreshHashes(session, c)
+            return true
         }
     }
 
     public func updateUpstream(sessionID: String, upstream: SealedBox) async throws {
-        try await withDatabase { db in
-            try db.transaction { c in
-                try c.run(
-                    "UPDATE sessions SET upstream_key_id = ?, upstream_nonce = ?, upstream_ciphertext = ?, version = version + 1 WHERE id = ? AND revoked_at IS NULL",
-                    [.text(upstream.keyID), .blob(upstream.nonce), .blob(upstream.ciphertext), .text(sessionID)])
-            }
+        try await writing { c in
+            try c.run(
+                "UPDATE sessions SET upstream_key_id = ?, upstream_nonce = ?, upstream_ciphertext = ?, version = version + 1 WHERE id = ? AND revoked_at IS NULL",
+                [.text(upstream.keyID), .blob(upstream.nonce), .blob(upstream.ciphertext), .text(sessionID)])
         }
     }
 
@@ -153,97 +160,81 @@ public final class SQLiteSessionStore: SessionStore {
     }
 
     public func revokeSession(id: String, at: Date) async throws -> Bool {
-        try await withDatabase { db in
-            try db.transaction { c in
-                try c.run(
-                    "UPDATE sessions SET revoked_at = ?, version = version + 1 WHERE id = ? AND revoked_at IS NULL",
-                    [SQLiteValue(at), .text(id)]) == 1
-            }
+        try await writing { c in
+            try c.run(
+                "UPDATE sessions SET revoked_at = ?, version = version + 1 WHERE id = ? AND revoked_at IS NULL",
+                [SQLiteValue(at), .text(id)]) == 1
         }
     }
 
     public func revokeSessions(_ filter: SessionFilter, at: Date) async throws -> [String] {
         let (clause, bindings) = Self.whereClause(filter)
-        return try await withDatabase { db in
-            try db.transaction { c in
-                let ids = try c.query("SELECT id FROM sessions WHERE revoked_at IS NULL AND \(clause)", bindings)
-                    .compactMap { $0[0].string }
-                for id in ids {
-                    try c.run("UPDATE sessions SET revoked_at = ?, version = version + 1 WHERE id = ?", [SQLiteValue(at), .text(id)])
-                }
-                return ids
+        return try await writing { c in
+            let ids = try c.query("SELECT id FROM sessions WHERE revoked_at IS NULL AND \(clause)", bindings)
+                .compactMap { $0[0].string }
+            for id in ids {
+                try c.run("UPDATE sessions SET revoked_at = ?, version = version + 1 WHERE id = ?", [SQLiteValue(at), .text(id)])
             }
+            return ids
         }
     }
 
     public func sessions(_ filter: SessionFilter, now: Date) async throws -> [SessionRecord] {
         let (clause, bindings) = Self.whereClause(filter)
         let seconds = SQLiteValue.real(now.timeIntervalSince1970)
-        return try await withDatabase { db in
-            try db.read { c in
-                try c.query(
-                    """
-                    SELECT \(Self.sessionColumns) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?
-                        AND idle_expires_at > ? AND \(clause) ORDER BY created_at DESC
-                    """, [seconds, seconds] + bindings
-                ).map(Self.session(from:))
-            }
+        return try await reading { c in
+            try c.query(
+                """
+                SELECT \(Self.sessionColumns) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?
+                    AND idle_expires_at > ? AND \(clause) ORDER BY created_at DESC
+                """, [seconds, seconds] + bindings
+            ).map(Self.session(from:))
         }
     }
 
     // MARK: Revocation
 
     public func revokeToken(_ token: RevokedToken) async throws {
-        try await withDatabase { db in
-            try db.transaction { c in
-                try c.run(
-                    "INSERT OR REPLACE INTO revoked_tokens (jti, sid, revoked_at, expires_at) VALUES (?,?,?,?)",
-                    [.text(token.jti), .text(token.sessionID), SQLiteValue(token.revokedAt), SQLiteValue(token.expiresAt)])
-            }
+        try await writing { c in
+            try c.run(
+                "INSERT OR REPLACE INTO revoked_tokens (jti, sid, revoked_at, expires_at) VALUES (?,?,?,?)",
+                [.text(token.jti), .text(token.sessionID), SQLiteValue(token.revokedAt), SQLiteValue(token.expiresAt)])
         }
     }
 
     public func revocations(since: Date, now: Date) async throws -> RevocationBatch {
         let sinceValue = SQLiteValue(since)
         let nowValue = SQLiteValue(now)
-        return try await withDatabase { db in
-            try db.read { c in
-                let sessions = try c.query(
-                    "SELECT id, expires_at FROM sessions WHERE revoked_at >= ? AND expires_at > ?", [sinceValue, nowValue]
-                ).compactMap { row in row[0].string.flatMap { id in row[1].date.map { (id: id, expiresAt: $0) } } }
-                let tokens = try c.query(
-                    "SELECT jti, expires_at FROM revoked_tokens WHERE revoked_at >= ? AND expires_at > ?", [sinceValue, nowValue]
-                ).compactMap { row in row[0].string.flatMap { jti in row[1].date.map { (jti: jti, expiresAt: $0) } } }
-                return RevocationBatch(sessions: sessions, tokens: tokens)
-            }
+        return try await reading { c in
+            let sessions = try c.query(
+                "SELECT id, expires_at FROM sessions WHERE revoked_at >= ? AND expires_at > ?", [sinceValue, nowValue]
+            ).compactMap { row in row[0].string.flatMap { id in row[1].date.map { (id: id, expiresAt: $0) } } }
+            let tokens = try c.query(
+                "SELECT jti, expires_at FROM revoked_tokens WHERE revoked_at >= ? AND expires_at > ?", [sinceValue, nowValue]
+            ).compactMap { row in row[0].string.flatMap { jti in row[1].date.map { (jti: jti, expiresAt: $0) } } }
+            return RevocationBatch(sessions: sessions, tokens: tokens)
         }
     }
 
     // MARK: Users
 
     public func insertUser(_ user: UserRecord) async throws {
-        try await withDatabase { db in
-            try db.transaction { c in
-                try c.run(
-                    "INSERT INTO users (id, login, email, name, password_hash, created_at) VALUES (?,?,?,?,?,?)",
-                    [.text(user.id), .text(user.login), .text(user.email), .text(user.name), .text(user.passwordHash.value), SQLiteValue(user.createdAt)])
-            }
+        try await writing { c in
+            try c.run(
+                "INSERT INTO users (id, login, email, name, password_hash, created_at) VALUES (?,?,?,?,?,?)",
+                [.text(user.id), .text(user.login), .text(user.email), .text(user.name), .text(user.passwordHash.value), SQLiteValue(user.createdAt)])
         }
     }
 
     public func user(login: String) async throws -> UserRecord? {
-        try await withDatabase { db in
-            try db.read { c in
-                try c.query("SELECT id, login, email, name, password_hash, created_at FROM users WHERE login = ?", [.text(login)])
-                    .first.map(Self.user(from:))
-            }
+        try await reading { c in
+            try c.query("SELECT id, login, email, name, password_hash, created_at FROM users WHERE login = ?", [.text(login)])
+                .first.map(Self.user(from:))
         }
     }
 
     public func deleteUser(login: String) async throws -> Bool {
-        try await withDatabase { db in
-            try db.transaction { c in try c.run("DELETE FROM users WHERE login = ?", [.text(login)]) == 1 }
-        }
+        try await writing { c in try c.run("DELETE FROM users WHERE login = ?", [.text(login)]) == 1 }
     }
 
     public func updatePassword(login: String, passwordHash: String) async throws -> Bool {
@@ -253,48 +244,40 @@ public final class SQLiteSessionStore: SessionStore {
     }
 
     public func users() async throws -> [UserRecord] {
-        try await withDatabase { db in
-            try db.read { c in
-                try c.query("SELECT id, login, email, name, password_hash, created_at FROM users ORDER BY login").map(Self.user(from:))
-            }
+        try await reading { c in
+            try c.query("SELECT id, login, email, name, password_hash, created_at FROM users ORDER BY login").map(Self.user(from:))
         }
     }
 
     // MARK: Login regulation
 
     public func recordLoginFailure(key: String, now: Date, window: TimeInterval, maxFailures: Int, ban: TimeInterval) async throws -> Date? {
-        try await withDatabase { db in
-            try db.transaction { c in
-                let t = now.timeIntervalSince1970
-                try c.run("DELETE FROM rate_limits WHERE key = ? AND expires_at <= ?", [.text(key), .real(t)])
-                try c.run(
-                    """
-                    INSERT INTO rate_limits (key, count, banned_until, expires_at) VALUES (?, 1, NULL, ?)
-                    ON CONFLICT(key) DO UPDATE SET count = count + 1
-                    """, [.text(key), .real(t + window)])
-                let row = try c.query("SELECT count, banned_until FROM rate_limits WHERE key = ?", [.text(key)]).first
-                if let bannedUntil = row?[1].date, bannedUntil > now { return bannedUntil }
-                guard let count = row?[0].int, count >= Int64(maxFailures) else { return nil }
-                let until = t + ban
-                try c.run("UPDATE rate_limits SET banned_until = ?, expires_at = ? WHERE key = ?", [.real(until), .real(until), .text(key)])
-                return Date(timeIntervalSince1970: until)
-            }
+        try await writing { c in
+            let t = now.timeIntervalSince1970
+            try c.run("DELETE FROM rate_limits WHERE key = ? AND expires_at <= ?", [.text(key), .real(t)])
+            try c.run(
+                """
+                INSERT INTO rate_limits (key, count, banned_until, expires_at) VALUES (?, 1, NULL, ?)
+                ON CONFLICT(key) DO UPDATE SET count = count + 1
+                """, [.text(key), .real(t + window)])
+            let row = try c.query("SELECT count, banned_until FROM rate_limits WHERE key = ?", [.text(key)]).first
+            if let bannedUntil = row?[1].date, bannedUntil > now { return bannedUntil }
+            guard let count = row?[0].int, count >= Int64(maxFailures) else { return nil }
+            let until = t + ban
+            try c.run("UPDATE rate_limits SET banned_until = ?, expires_at = ? WHERE key = ?", [.real(until), .real(until), .text(key)])
+            return Date(timeIntervalSince1970: until)
         }
     }
 
     public func loginBan(key: String, now: Date) async throws -> Date? {
-        try await withDatabase { db in
-            try db.read { c in
-                try c.query("SELECT banned_until FROM rate_limits WHERE key = ? AND expires_at > ?", [.text(key), SQLiteValue(now)])
-                    .first?[0].date
-            }
+        try await reading { c in
+            try c.query("SELECT banned_until FROM rate_limits WHERE key = ? AND expires_at > ?", [.text(key), SQLiteValue(now)])
+                .first?[0].date
         }.flatMap { $0 > now ? $0 : nil }
     }
 
     public func clearLoginFailures(key: String) async throws {
-        try await withDatabase { db in
-            try db.transaction { c in _ = try c.run("DELETE FROM rate_limits WHERE key = ? AND banned_until IS NULL", [.text(key)]) }
-        }
+        try await writing { c in _ = try c.run("DELETE FROM rate_limits WHERE key = ? AND banned_until IS NULL", [.text(key)]) }
     }
 
     // MARK: Rows
@@ -307,7 +290,7 @@ public final class SQLiteSessionStore: SessionStore {
         }
     }
 
-    private static func writeRefreshHashes(_ session: SessionRecord, _ c: SQLiteDatabase.Connection) throws {
+    private static func writeRefreshHashes(_ session: SessionRecord, _ c: SQLiteConnection.Access) throws {
         try c.run("DELETE FROM refresh_hashes WHERE session_id = ?", [.text(session.id)])
         for entry in session.refreshTokens {
             try c.run("INSERT OR REPLACE INTO refresh_hashes (hash, session_id) VALUES (?, ?)", [.text(entry.hash), .text(session.id)])
