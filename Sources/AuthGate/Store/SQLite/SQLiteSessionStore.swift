@@ -152,10 +152,8 @@ public final class SQLiteSessionStore: SessionStore {
     }
 
     public func touchSession(id: String, lastSeenAt: Date) async throws {
-        try await withDatabase { db in
-            try db.transaction { c in
-                try c.run("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND revoked_at IS NULL", [SQLiteValue(lastSeenAt), .text(id)])
-            }
+        try await writing { c in
+            try c.run("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND revoked_at IS NULL", [SQLiteValue(lastSeenAt), .text(id)])
         }
     }
 
@@ -238,9 +236,7 @@ public final class SQLiteSessionStore: SessionStore {
     }
 
     public func updatePassword(login: String, passwordHash: String) async throws -> Bool {
-        try await withDatabase { db in
-            try db.transaction { c in try c.run("UPDATE users SET password_hash = ? WHERE login = ?", [.text(passwordHash), .text(login)]) == 1 }
-        }
+        try await writing { c in try c.run("UPDATE users SET password_hash = ? WHERE login = ?", [.text(passwordHash), .text(login)]) == 1 }
     }
 
     public func users() async throws -> [UserRecord] {
