@@ -31,7 +31,7 @@ struct AuthGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authgate",
         abstract: "An authentication gateway: sign in once, get a short-lived JWT and a rotating refresh token.",
-        subcommands: [Serve.self, SessionsCommand.self, TokensCommand.self, UsersCommand.self, KeysCommand.self, Migrate.self, ConfigCommand.self],
+        subcommands: [Serve.self, SessionsCommand.self, TokensCommand.self, UsersCommand.self, KeysCommand.self, BansCommand.self, Migrate.self, ConfigCommand.self],
         defaultSubcommand: Serve.self)
 }
 

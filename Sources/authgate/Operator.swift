@@ -296,3 +296,40 @@ struct Migrate: AsyncParsableCommand {
         print("migrated")
     }
 }
+
+struct BansCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bans", abstract: "List and lift sign-in bans.", subcommands: [List.self, Clear.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the bans in force (user:LOGIN and ip:ADDRESS keys).")
+        @Flag(help: "print JSON") var json = false
+        @OptionGroup var options: SettingsOptions
+
+        func run() async throws {
+            let bans = try await withStore(options) { store, _ in
+                try await store.migrate()
+                return try await store.loginBans(now: Date())
+            }
+            if json { return try printJSON(bans) }
+            printTable(["KEY", "UNTIL"], bans.map { [$0.key, RFC3339.format($0.until)] })
+        }
+    }
+
+    struct Clear: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Lift one ban, or every ban.")
+        @Argument(help: "the banned key, e.g. user:alice or ip:203.0.113.7") var key: String?
+        @Flag(help: "lift every ban") var all = false
+        @OptionGroup var options: SettingsOptions
+
+        func validate() throws {
+            guard (key == nil) != !all else { throw ValidationError("give a key or --all") }
+        }
+
+        func run() async throws {
+            let lifted = try await withStore(options) { store, _ in try await store.clearLoginBans(key: all ? nil : key, now: Date()) }
+            guard lifted > 0 else { throw CLIExit(code: CLIExit.notFound, message: "authgate: no such ban") }
+            AuditLog().record(.banCleared, by: "operator", details: ["key": .string(all ? "*" : key ?? "")])
+            print("lifted \(lifted) ban\(lifted == 1 ? "" : "s")")
+        }
+    }
+}

@@ -87,18 +87,32 @@ func sampleSession(id: String = Identifier.random(), userID: String = "u1", logi
     }
 
     @Test(arguments: TestStoreKind.testable)
-    func loginFailuresBanAfterTheLimitAndExpire(_ kind: TestStoreKind) async throws {
+    func loginCountersAreAtomicWindowedAndBansListAndClear(_ kind: TestStoreKind) async throws {
         try await withStore(kind) { store in
             let now = Date()
-            for _ in 0..<2 {
-                #expect(try await store.recordLoginFailure(key: "user:a", now: now, window: 60, maxFailures: 3, ban: 30) == nil)
+            // Concurrent attempts each get their own count: no two read the same value.
+            let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<20 { group.addTask { try await store.countLoginAttempt(key: "user:a", window: 60, now: now) } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
-            let until = try #require(try await store.recordLoginFailure(key: "user:a", now: now, window: 60, maxFailures: 3, ban: 30))
-            #expect(abs(until.timeIntervalSince(now) - 30) < 1)
-            #expect(try await store.loginBan(key: "user:a", now: now) != nil)
-            #expect(try await store.loginBan(key: "user:a", now: now.addingTimeInterval(31)) == nil)
-            #expect(try await store.recordLoginFailure(key: "user:a", now: now.addingTimeInterval(31), window: 60, maxFailures: 3, ban: 30) == nil)
-            try await store.clearLoginFailures(key: "user:b")
+            #expect(counts.sorted() == Array(1...20))
+            try await store.undoLoginAttempt(key: "user:a")
+            #expect(try await store.countLoginAttempt(key: "user:a", window: 60, now: now) == 20)
+            // Past the window the counter starts again.
+            #expect(try await store.countLoginAttempt(key: "user:a", window: 60, now: now.addingTimeInterval(61)) == 1)
+            try await store.resetLoginAttempts(key: "user:a")
+            #expect(try await store.countLoginAttempt(key: "user:a", window: 60, now: now) == 1)
+
+            try await store.banLogin(key: "ip:10.0.0.1", until: now.addingTimeInterval(30))
+            try await store.banLogin(key: "user:b", until: now.addingTimeInterval(30))
+            #expect(try await store.loginBan(key: "ip:10.0.0.1", now: now) != nil)
+            #expect(try await store.loginBan(key: "ip:10.0.0.1", now: now.addingTimeInterval(31)) == nil)
+            try await store.resetLoginAttempts(key: "user:b")  // a success does not lift a ban
+            #expect(try await store.loginBans(now: now).map(\.key) == ["ip:10.0.0.1", "user:b"])
+            #expect(try await store.clearLoginBans(key: "user:b", now: now) == 1)
+            #expect(try await store.loginBan(key: "user:b", now: now) == nil)
+            #expect(try await store.clearLoginBans(key: nil, now: now) == 1)
+            #expect(try await store.loginBans(now: now).isEmpty)
         }
     }
 

@@ -1,52 +1,102 @@
-// LoginRegulator: the login throttling policy, written once above the stores: failures are
-// counted per login and per client address, and a key past the limit is banned for a while.
+// LoginRegulator: the sign-in throttling policy, written once above the stores (which keep only
+// atomic counters). Every attempt is counted before the password is checked, per login and per
+// client address (an IPv6 client by its /64), so parallel guesses cannot all be checked: past
+// `maxFailures` in the window the key is banned for `ban`. Attempts in flight on this instance
+// are bounded too, so one login cannot hold every argon2id or ShotGrid worker.
 public import Foundation
 public import Logging
+import NIOConcurrencyHelpers
 
-public struct LoginRegulator: Sendable {
+public final class LoginRegulator: Sendable {
     let store: any SessionStore
     let maxFailures: Int
     let window: TimeInterval
     let ban: TimeInterval
     let audit: AuditLog
     let logger: Logger
+    /// Attempts running now on this instance, by key.
+    private let inFlight = NIOLockedValueBox<[String: Int]>([:])
+    static let maxInFlightPerLogin = 2
+    static let maxInFlightPerAddress = 8
 
     public init(store: any SessionStore, maxFailures: Int, window: TimeInterval, ban: TimeInterval, audit: AuditLog, logger: Logger) {
         self.store = store
-        self.audit = audit
         self.maxFailures = maxFailures
         self.window = window
         self.ban = ban
+        self.audit = audit
         self.logger = logger
     }
 
     static func userKey(_ login: String) -> String { "user:" + login.lowercased() }
-    static func addressKey(_ clientIP: String) -> String { "ip:" + clientIP }
 
-    /// Runs `attempt` unless a ban is in force; counts its `.invalidGrant` as a failure. A success
-    /// clears only the user's counter: clearing the address's would let a sprayer reset it with
-    /// one login of their own per round.
+    /// IPv4 by address, IPv6 by /64: one subscriber usually holds a whole /64.
+    static func addressKey(_ clientIP: String) -> String { "ip:" + (IPAddress(clientIP)?.regulationKey ?? clientIP) }
+
+    /// Runs `attempt` when the login and the address may try now; counts it first. A wrong
+    /// password keeps its count (and bans the key at the limit); a success clears the login's
+    /// counter and takes back the address's one count, so a sprayer cannot reset an address by
+    /// signing in to an account of their own; an outage takes both counts back.
     func regulate<T>(login: String, clientIP: String, now: Date, _ attempt: () async throws(SessionError) -> T) async throws(SessionError) -> T {
-        let keys = [Self.userKey(login), Self.addressKey(clientIP)]
+        let userKey = Self.userKey(login), addressKey = Self.addressKey(clientIP)
+        let keys = [userKey, addressKey]
         try await storeCall(logger) { () throws -> Void in
             for key in keys {
-                if let until = try await store.loginBan(key: key, now: now) {
-                    audit.record(.loginRateLimited, user: login, clientIP: clientIP)
-                    throw SessionError.rateLimited(retryAfter: Int(until.timeIntervalSince(now).rounded(.up)))
-                }
+                if let until = try await store.loginBan(key: key, now: now) { throw refusal(login, clientIP, until: until, now: now) }
             }
+        }
+        guard enter(userKey, limit: Self.maxInFlightPerLogin) else { throw refusal(login, clientIP, until: now.addingTimeInterval(1), now: now) }
+        defer { leave(userKey) }
+        guard enter(addressKey, limit: Self.maxInFlightPerAddress) else {
+            throw refusal(login, clientIP, until: now.addingTimeInterval(1), now: now)
+        }
+        defer { leave(addressKey) }
+
+        var counts: [String: Int] = [:]
+        for key in keys { counts[key] = try await storeCall(logger) { try await store.countLoginAttempt(key: key, window: window, now: now) } }
+        if let over = keys.first(where: { counts[$0]! > maxFailures }) {
+            try await banKeys([over], now: now)
+            throw refusal(login, clientIP, until: now.addingTimeInterval(ban), now: now)
         }
         do {
             let result = try await attempt()
-            try await storeCall(logger) { try await store.clearLoginFailures(key: Self.userKey(login)) }
+            try await storeCall(logger) {
+                try await store.resetLoginAttempts(key: userKey)
+                try await store.undoLoginAttempt(key: addressKey)
+            }
             return result
         } catch .invalidGrant {
-            try await storeCall(logger) { () throws -> Void in
-                for key in keys {
-                    _ = try await store.recordLoginFailure(key: key, now: now, window: window, maxFailures: maxFailures, ban: ban)
-                }
-            }
+            // Checked again after the answer: the failure that reaches the limit bans.
+            try await banKeys(keys.filter { counts[$0]! >= maxFailures }, now: now)
             throw .invalidGrant
+        } catch {
+            try await storeCall(logger) { for key in keys { try await store.undoLoginAttempt(key: key) } }
+            throw error
+        }
+    }
+
+    private func banKeys(_ keys: [String], now: Date) async throws(SessionError) {
+        guard !keys.isEmpty else { return }
+        try await storeCall(logger) { for key in keys { try await store.banLogin(key: key, until: now.addingTimeInterval(ban)) } }
+    }
+
+    private func refusal(_ login: String, _ clientIP: String, until: Date, now: Date) -> SessionError {
+        audit.record(.loginRateLimited, user: login, clientIP: clientIP)
+        return .rateLimited(retryAfter: Int(until.timeIntervalSince(now).rounded(.up)))
+    }
+
+    private func enter(_ key: String, limit: Int) -> Bool {
+        inFlight.withLockedValue { running in
+            guard running[key, default: 0] < limit else { return false }
+            running[key, default: 0] += 1
+            return true
+        }
+    }
+
+    private func leave(_ key: String) {
+        inFlight.withLockedValue { running in
+            running[key, default: 1] -= 1
+            if running[key] == 0 { running[key] = nil }
         }
     }
 }

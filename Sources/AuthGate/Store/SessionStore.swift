@@ -19,6 +19,17 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// A key (`user:LOGIN` or `ip:ADDRESS`) banned from signing in until a time.
+public struct LoginBan: Sendable, Equatable, Encodable {
+    public var key: String
+    public var until: Date
+
+    public init(key: String, until: Date) {
+        self.key = key
+        self.until = until
+    }
+}
+
 /// Which sessions an operation applies to.
 public enum SessionFilter: Sendable, Equatable {
     case all
@@ -61,12 +72,23 @@ public protocol SessionStore: Sendable {
     func updatePassword(login: String, passwordHash: String) async throws -> Bool
     func users() async throws -> [UserRecord]
 
-    /// Counts a failed login for `key`; once `maxFailures` land inside `window`, the key is
-    /// banned for `ban`. Returns the end of the ban, if one is in force.
-    func recordLoginFailure(key: String, now: Date, window: TimeInterval, maxFailures: Int, ban: TimeInterval) async throws -> Date?
+    // Login regulation: atomic primitives only; the policy is LoginRegulator's.
+
+    /// Counts one sign-in attempt for `key`, atomically (shared by every instance); a counter
+    /// whose window has passed starts again at 1 with a new window. Returns the count.
+    func countLoginAttempt(key: String, window: TimeInterval, now: Date) async throws -> Int
+    /// Takes one attempt back (it was not the caller's fault: an outage, or a success).
+    func undoLoginAttempt(key: String) async throws
+    /// Forgets the key's attempts, unless it is banned.
+    func resetLoginAttempts(key: String) async throws
+    /// Bans the key until `until` (the counter then lasts as long as the ban).
+    func banLogin(key: String, until: Date) async throws
     /// The end of the ban in force for `key`, if any.
     func loginBan(key: String, now: Date) async throws -> Date?
-    func clearLoginFailures(key: String) async throws
+    /// Every ban in force.
+    func loginBans(now: Date) async throws -> [LoginBan]
+    /// Lifts one key's ban (or every ban, for nil); returns how many were lifted.
+    func clearLoginBans(key: String?, now: Date) async throws -> Int
 
     func close() async
 }

@@ -184,8 +184,9 @@ public final class MongoSessionStore: SessionStore {
 
     // MARK: Login regulation
 
-    public func recordLoginFailure(key: String, now: Date, window: TimeInterval, maxFailures: Int, ban: TimeInterval) async throws -> Date? {
+    public func countLoginAttempt(key: String, window: TimeInterval, now: Date) async throws -> Int {
         try await pool.withClient { client in
+            // A counter past its window goes; then one atomic increment (shared by all instances).
             try client.delete("rate_limits", ["_id": .string(key), "expires_at": .document(["$lte": .date(now)])])
             let update: BSONDocument = [
                 "$inc": .document(["count": .int64(1)]),
@@ -195,16 +196,31 @@ public final class MongoSessionStore: SessionStore {
             do {
                 counter = try client.findAndModify("rate_limits", query: ["_id": .string(key)], update: update, upsert: true)
             } catch StoreError.duplicate {
-                // Two first failures raced on the upsert; the second one increments the winner's row.
+                // Two first attempts raced on the upsert; the second one increments the winner's document.
                 counter = try client.findAndModify("rate_limits", query: ["_id": .string(key)], update: update, upsert: true)
             }
-            if let until = counter?["banned_until"]?.date, until > now { return until }
-            guard let count = counter?["count"]?.int, count >= Int64(maxFailures) else { return nil }
-            let until = now.addingTimeInterval(ban)
+            return Int(counter?["count"]?.int ?? 1)
+        }
+    }
+
+    public func undoLoginAttempt(key: String) async throws {
+        try await pool.withClient { client in
+            try client.update("rate_limits", ["_id": .string(key), "count": .document(["$gt": .int64(0)])], ["$inc": .document(["count": .int64(-1)])])
+        }
+    }
+
+    public func resetLoginAttempts(key: String) async throws {
+        try await pool.withClient { client in
+            try client.delete("rate_limits", ["_id": .string(key), "banned_until": .document(["$exists": .bool(false)])])
+        }
+    }
+
+    public func banLogin(key: String, until: Date) async throws {
+        try await pool.withClient { client in
             try client.update(
                 "rate_limits", ["_id": .string(key)],
-                ["$set": .document(["banned_until": .date(until), "expires_at": .date(until)])])
-            return until
+                ["$set": .document(["banned_until": .date(until), "expires_at": .date(until)]), "$setOnInsert": .document(["count": .int64(0)])],
+                upsert: true)
         }
     }
 
@@ -217,10 +233,18 @@ public final class MongoSessionStore: SessionStore {
         }
     }
 
-    public func clearLoginFailures(key: String) async throws {
+    public func loginBans(now: Date) async throws -> [LoginBan] {
         try await pool.withClient { client in
-            try client.delete("rate_limits", ["_id": .string(key), "banned_until": .document(["$exists": .bool(false)])])
+            try client.find("rate_limits", ["banned_until": .document(["$gt": .date(now)])], options: ["sort": .document(["_id": .int32(1)])])
+                .compactMap { doc in doc["_id"]?.string.flatMap { key in doc["banned_until"]?.date.map { LoginBan(key: key, until: $0) } } }
         }
+    }
+
+    public func clearLoginBans(key: String?, now: Date) async throws -> Int {
+        var filter: BSONDocument = ["banned_until": .document(["$gt": .date(now)])]
+        if let key { filter["_id"] = .string(key) }
+        let selected = filter
+        return try await pool.withClient { Int(try $0.delete("rate_limits", selected, many: true)) }
     }
 
     // MARK: Documents

@@ -247,21 +247,50 @@ public final class SQLiteSessionStore: SessionStore {
 
     // MARK: Login regulation
 
-    public func recordLoginFailure(key: String, now: Date, window: TimeInterval, maxFailures: Int, ban: TimeInterval) async throws -> Date? {
+    public func countLoginAttempt(key: String, window: TimeInterval, now: Date) async throws -> Int {
         try await writing { c in
             let t = now.timeIntervalSince1970
+            // One transaction on the one writer: the window reset and the increment are atomic.
             try c.run("DELETE FROM rate_limits WHERE key = ? AND expires_at <= ?", [.text(key), .real(t)])
             try c.run(
                 """
                 INSERT INTO rate_limits (key, count, banned_until, expires_at) VALUES (?, 1, NULL, ?)
                 ON CONFLICT(key) DO UPDATE SET count = count + 1
                 """, [.text(key), .real(t + window)])
-            let row = try c.query("SELECT count, banned_until FROM rate_limits WHERE key = ?", [.text(key)]).first
-            if let bannedUntil = row?[1].date, bannedUntil > now { return bannedUntil }
-            guard let count = row?[0].int, count >= Int64(maxFailures) else { return nil }
-            let until = t + ban
-            try c.run("UPDATE rate_limits SET banned_until = ?, expires_at = ? WHERE key = ?", [.real(until), .real(until), .text(key)])
-            return Date(timeIntervalSince1970: until)
+            return Int(try c.query("SELECT count FROM rate_limits WHERE key = ?", [.text(key)]).first?[0].int ?? 1)
+        }
+    }
+
+    public func undoLoginAttempt(key: String) async throws {
+        try await writing { c in _ = try c.run("UPDATE rate_limits SET count = count - 1 WHERE key = ? AND count > 0", [.text(key)]) }
+    }
+
+    public func resetLoginAttempts(key: String) async throws {
+        try await writing { c in _ = try c.run("DELETE FROM rate_limits WHERE key = ? AND banned_until IS NULL", [.text(key)]) }
+    }
+
+    public func banLogin(key: String, until: Date) async throws {
+        try await writing { c in
+            try c.run(
+                """
+                INSERT INTO rate_limits (key, count, banned_until, expires_at) VALUES (?, 0, ?, ?)
+                ON CONFLICT(key) DO UPDATE SET banned_until = excluded.banned_until, expires_at = excluded.expires_at
+                """, [.text(key), SQLiteValue(until), SQLiteValue(until)])
+        }
+    }
+
+    public func loginBans(now: Date) async throws -> [LoginBan] {
+        try await reading { c in
+            try c.query("SELECT key, banned_until FROM rate_limits WHERE banned_until > ? ORDER BY key", [SQLiteValue(now)]).compactMap { row in
+                row[0].string.flatMap { key in row[1].date.map { LoginBan(key: key, until: $0) } }
+            }
+        }
+    }
+
+    public func clearLoginBans(key: String?, now: Date) async throws -> Int {
+        try await writing { c in
+            if let key { return try c.run("DELETE FROM rate_limits WHERE key = ? AND banned_until > ?", [.text(key), SQLiteValue(now)]) }
+            return try c.run("DELETE FROM rate_limits WHERE banned_until > ?", [SQLiteValue(now)])
         }
     }
 
@@ -272,9 +301,6 @@ public final class SQLiteSessionStore: SessionStore {
         }.flatMap { $0 > now ? $0 : nil }
     }
 
-    public func clearLoginFailures(key: String) async throws {
-        try await writing { c in _ = try c.run("DELETE FROM rate_limits WHERE key = ? AND banned_until IS NULL", [.text(key)]) }
-    }
 
     // MARK: Rows
 
