@@ -31,7 +31,7 @@ import Testing
     @Test func shotGridCircuitAnswers503AtOnceAndRecovers() async throws {
         try await withShotGridGateway(.sqlite, configure: {
             $0.upstreamTimeout = 1
-            $0.shotgridCircuitCooldown = 1
+            $0.shotgridCircuitCooldown = 3
         }) { gateway, fake in
             let credentials = ["username": "alice", "password": "wonderland-pass"]
             fake.behaviour = .serverError

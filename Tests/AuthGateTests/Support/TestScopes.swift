@@ -83,7 +83,8 @@ func withShotGridGateway(
             var config = GatewayConfig.forTest(store: setting, directory: directory)
             config.provider = "shotgrid"
             config.shotgridURL = fake.baseURL
-            config.upstreamTimeout = 2
+            // Generous: a loaded CI machine can take seconds over a login; outage tests set their own.
+            config.upstreamTimeout = 10
             configure(&config)
             let gateway = try await TestGateway.start(config)
             try await finally({ try await body(gateway, fake) }, { await gateway.stop() })
