@@ -209,4 +209,19 @@ func refreshCookieValue(_ header: String) -> String? {
             }, { await second.stop() })
         }
     }
+
+    /// A revocation written by a host whose clock is an hour behind reaches a running instance
+    /// within a second: polls follow the store's order, not the writer's timestamps.
+    @Test(arguments: TestStoreKind.testable)
+    func revocationFromALaggingClockStillReachesEveryInstance(_ kind: TestStoreKind) async throws {
+        try await withGateway(kind) { gateway in
+            let signedIn = try await login(gateway).json
+            let access = try #require(signedIn["access_token"] as? String)
+            let sid = try #require(signedIn["session_id"] as? String)
+            #expect(try await gateway.client.get("/auth/verify", bearer: access).status == 200)
+            // Written straight to the store, as another instance or the CLI would, with an old clock.
+            #expect(try await gateway.components.store.revokeSession(id: sid, at: Date().addingTimeInterval(-3600)))
+            #expect(try await statusWithin(1, becomes: 401) { try await gateway.client.get("/auth/verify", bearer: access).status } == 401)
+        }
+    }
 }

@@ -63,11 +63,20 @@ func sampleSession(id: String = Identifier.random(), userID: String = "u1", logi
             #expect(try await !store.revokeSession(id: c.id, at: now))
             #expect(Set(try await store.revokeSessions(.userID("u1"), at: now)) == Set([a.id, b.id]))
             try await store.revokeToken(RevokedToken(jti: "j1", sessionID: c.id, revokedAt: now, expiresAt: now.addingTimeInterval(60)))
-            let batch = try await store.revocations(since: now.addingTimeInterval(-1), now: now)
+            let (batch, cursor) = try await store.revocations(after: nil, now: now)
             #expect(Set(batch.sessions.map(\.id)) == Set([a.id, b.id, c.id]))
             #expect(batch.tokens.map(\.jti) == ["j1"])
-            #expect(try await store.revocations(since: now.addingTimeInterval(1), now: now).sessions.isEmpty)
             #expect(try await store.sessions(.all, now: now).isEmpty)
+
+            // A writer whose clock is an hour behind (or whose work took that long) revokes after
+            // the cursor was taken: the next poll still sees it, because the cursor is the store's.
+            let late = sampleSession(userID: "u3", login: "carol", now: now, hash: "hd")
+            try await store.insertSession(late)
+            #expect(try await store.revokeSession(id: late.id, at: now.addingTimeInterval(-3600)))
+            try await store.revokeToken(RevokedToken(jti: "j2", sessionID: late.id, revokedAt: now.addingTimeInterval(-3600), expiresAt: now.addingTimeInterval(60)))
+            let (newer, next) = try await store.revocations(after: cursor, now: now)
+            #expect(newer.sessions.map(\.id).contains(late.id) && newer.tokens.map(\.jti).contains("j2"))
+            #expect(next != nil)
         }
     }
 

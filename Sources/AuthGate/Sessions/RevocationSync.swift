@@ -11,8 +11,9 @@ public struct RevocationSync: Service {
     let cache: SessionCache?
     let interval: TimeInterval
     let logger: Logger
-    /// Overlap between polls: covers clock skew between instances and writes still in flight.
-    static let overlap: TimeInterval = 5
+    /// Now and then every unexpired revocation is read again, whatever the cursor: a safety net
+    /// under the incremental polls (an index rebuilt, a clock stepped back on a database host).
+    static let fullReloadInterval: TimeInterval = 60
 
     public init(store: any SessionStore, view: RevocationView, pool: UpstreamPool, cache: SessionCache? = nil, interval: TimeInterval, logger: Logger) {
         self.store = store
@@ -23,19 +24,19 @@ public struct RevocationSync: Service {
         self.logger = logger
     }
 
-    /// One poll; the first (cursor nil) loads every unexpired revocation.
+    /// One poll from `cursor` (nil: every unexpired revocation); returns the next cursor.
     @discardableResult
-    public func poll(cursor: Date?) async throws -> Date {
+    public func poll(cursor: RevocationCursor?) async throws -> RevocationCursor? {
         let started = Date()
-        let since = cursor.map { $0.addingTimeInterval(-Self.overlap) } ?? Date(timeIntervalSince1970: 0)
-        let batch = try await store.revocations(since: since, now: started)
-        // A session revoked elsewhere (another instance, the CLI) leaves this instance's pool too,
-        // so its upstream token does not stay in memory.
+        let (batch, next) = try await store.revocations(after: cursor, now: started)
+        // A session revoked elsewhere (another instance, the CLI) leaves this instance's pool and
+        // cache too, so its upstream token does not stay in memory.
         for sessionID in view.apply(batch, syncedAt: started) {
             cache?.remove(sessionID)
             pool.evict(sessionID, reason: .revoked)
         }
-        return started
+        view.setCursor(next)
+        return next
     }
 
     public func run() async throws {
@@ -48,11 +49,14 @@ public struct RevocationSync: Service {
         while view.lastSync == nil && !Task.isCancelled {
             try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
         }
-        var cursor = view.lastSync
+        var cursor = view.cursor
+        var lastFullLoad = Date()
         var failing = false
         while !Task.isCancelled {
             do {
-                cursor = try await poll(cursor: cursor)
+                let full = Date().timeIntervalSince(lastFullLoad) >= Self.fullReloadInterval
+                cursor = try await poll(cursor: full ? nil : cursor)
+                if full { lastFullLoad = Date() }
                 if failing {
                     logger.notice("revocation sync recovered")
                     failing = false

@@ -8,6 +8,7 @@ public final class RevocationView: Sendable {
         var sessions: [String: Date] = [:]
         var tokens: [String: Date] = [:]
         var lastSync: Date?
+        var cursor: RevocationCursor?
     }
 
     private let state = NIOLockedValueBox(State())
@@ -46,5 +47,10 @@ public final class RevocationView: Sendable {
     }
 
     public var lastSync: Date? { state.withLockedValue { $0.lastSync } }
+
+    /// Where the last poll left off in the store's order.
+    public var cursor: RevocationCursor? { state.withLockedValue { $0.cursor } }
+
+    func setCursor(_ cursor: RevocationCursor?) { state.withLockedValue { $0.cursor = cursor } }
     public var counts: (sessions: Int, tokens: Int) { state.withLockedValue { ($0.sessions.count, $0.tokens.count) } }
 }

@@ -19,6 +19,13 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Where a revocation poll left off, in the store's own order: MongoDB's clock at the write
+/// (`$currentDate`), or SQLite's revocation log sequence.
+public enum RevocationCursor: Sendable, Equatable {
+    case storeTime(Date)
+    case sequence(Int64)
+}
+
 /// A key (`user:LOGIN` or `ip:ADDRESS`) banned from signing in until a time.
 public struct LoginBan: Sendable, Equatable, Encodable {
     public var key: String
@@ -62,8 +69,10 @@ public protocol SessionStore: Sendable {
     func sessions(_ filter: SessionFilter, now: Date) async throws -> [SessionRecord]
 
     func revokeToken(_ token: RevokedToken) async throws
-    /// Sessions and tokens revoked at or after `since` that have not expired.
-    func revocations(since: Date, now: Date) async throws -> RevocationBatch
+    /// Unexpired sessions and tokens revoked after `cursor` in the store's own order (every one
+    /// when nil), and the cursor to ask from next time. The order is the store's, never a
+    /// writer's clock, so a revocation from a slow or lagging writer is not skipped.
+    func revocations(after cursor: RevocationCursor?, now: Date) async throws -> (batch: RevocationBatch, next: RevocationCursor?)
 
     func insertUser(_ user: UserRecord) async throws
     func user(login: String) async throws -> UserRecord?

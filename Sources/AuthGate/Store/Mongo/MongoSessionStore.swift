@@ -26,10 +26,11 @@ public final class MongoSessionStore: SessionStore {
                     index(["user.login": .int32(1)], "user_login"),
                     index(["refresh_tokens.hash": .int32(1)], "refresh_hash"),
                     index(["revoked_at": .int32(1)], "revoked_at"),
+                    index(["revoked_stored_at": .int32(1)], "revoked_stored_at"),
                 ]),
                 ("revoked_tokens", [
                     index(["expires_at": .int32(1)], "expires_at_ttl", ttl: true),
-                    index(["revoked_at": .int32(1)], "revoked_at"),
+                    index(["revoked_stored_at": .int32(1)], "revoked_stored_at"),
                 ]),
                 ("users", [index(["login": .int32(1)], "login_unique", unique: true)]),
                 ("rate_limits", [index(["expires_at": .int32(1)], "expires_at_ttl", ttl: true)]),
@@ -91,7 +92,7 @@ public final class MongoSessionStore: SessionStore {
         try await pool.withClient { client in
             try client.update(
                 "sessions", ["_id": .string(id), "revoked_at": .null],
-                ["$set": .document(["revoked_at": .date(at)]), "$inc": .document(["version": .int64(1)])]
+                ["$set": .document(["revoked_at": .date(at)]), "$inc": .document(["version": .int64(1)]), "$currentDate": Self.storedAt]
             ).modified == 1
         }
     }
@@ -106,7 +107,8 @@ public final class MongoSessionStore: SessionStore {
             guard !ids.isEmpty else { return [] }
             try client.update(
                 "sessions", ["_id": .document(["$in": .array(ids.map(BSON.string))]), "revoked_at": .null],
-                ["$set": .document(["revoked_at": .date(at)]), "$inc": .document(["version": .int64(1)])], many: true)
+                ["$set": .document(["revoked_at": .date(at)]), "$inc": .document(["version": .int64(1)]), "$currentDate": Self.storedAt],
+                many: true)
             return ids
         }
     }
@@ -129,24 +131,41 @@ public final class MongoSessionStore: SessionStore {
         try await pool.withClient { client in
             try client.update(
                 "revoked_tokens", ["_id": .string(token.jti)],
-                ["$set": .document([
-                    "sid": .string(token.sessionID), "revoked_at": .date(token.revokedAt), "expires_at": .date(token.expiresAt),
-                ])], upsert: true)
+                [
+                    "$set": .document([
+                        "sid": .string(token.sessionID), "revoked_at": .date(token.revokedAt), "expires_at": .date(token.expiresAt),
+                    ]),
+                    "$currentDate": Self.storedAt,
+                ], upsert: true)
         }
     }
 
-    public func revocations(since: Date, now: Date) async throws -> RevocationBatch {
-        let query: BSONDocument = ["revoked_at": .document(["$gte": .date(since)]), "expires_at": .document(["$gt": .date(now)])]
-        let projection: BSONDocument = ["projection": .document(["_id": .int32(1), "expires_at": .int32(1)])]
+    /// `revoked_stored_at`: the server's clock when it wrote the revocation, the cursor polls follow.
+    static let storedAt: BSON = .document(["revoked_stored_at": .bool(true)])
+    /// Writes still becoming visible when a poll reads: read this far behind the last one seen.
+    static let cursorOverlap: TimeInterval = 5
+
+    public func revocations(after cursor: RevocationCursor?, now: Date) async throws -> (batch: RevocationBatch, next: RevocationCursor?) {
+        var since: Date?
+        if case .storeTime(let last) = cursor { since = last.addingTimeInterval(-Self.cursorOverlap) }
+        let unexpired: BSON = .document(["$gt": .date(now)])
+        let sessionQuery: BSONDocument = since.map { ["revoked_stored_at": .document(["$gte": .date($0)]), "expires_at": unexpired] }
+            ?? ["revoked_at": .document(["$ne": .null]), "expires_at": unexpired]
+        let tokenQuery: BSONDocument = since.map { ["revoked_stored_at": .document(["$gte": .date($0)]), "expires_at": unexpired] }
+            ?? ["expires_at": unexpired]
+        let projection: BSONDocument = ["projection": .document(["_id": .int32(1), "expires_at": .int32(1), "revoked_stored_at": .int32(1)])]
         return try await pool.withClient { client in
-            func pairs(_ collection: String) throws -> [(String, Date)] {
+            var latest: Date?
+            func entries(_ collection: String, _ query: BSONDocument) throws -> [(String, Date)] {
                 try client.find(collection, query, options: projection).compactMap { doc in
-                    doc["_id"]?.string.flatMap { id in doc["expires_at"]?.date.map { (id, $0) } }
+                    if let stored = doc["revoked_stored_at"]?.date, stored > (latest ?? .distantPast) { latest = stored }
+                    return doc["_id"]?.string.flatMap { id in doc["expires_at"]?.date.map { (id, $0) } }
                 }
             }
-            return RevocationBatch(
-                sessions: try pairs("sessions").map { (id: $0.0, expiresAt: $0.1) },
-                tokens: try pairs("revoked_tokens").map { (jti: $0.0, expiresAt: $0.1) })
+            let batch = RevocationBatch(
+                sessions: try entries("sessions", sessionQuery).map { (id: $0.0, expiresAt: $0.1) },
+                tokens: try entries("revoked_tokens", tokenQuery).map { (jti: $0.0, expiresAt: $0.1) })
+            return (batch, latest.map(RevocationCursor.storeTime) ?? cursor)
         }
     }
 

@@ -69,6 +69,8 @@ public final class SQLiteSessionStore: SessionStore {
                     CREATE TABLE IF NOT EXISTS revoked_tokens (
                         jti TEXT PRIMARY KEY, sid TEXT NOT NULL, revoked_at REAL NOT NULL, expires_at REAL NOT NULL);
                     CREATE INDEX IF NOT EXISTS revoked_tokens_revoked_at ON revoked_tokens(revoked_at);
+                    CREATE TABLE IF NOT EXISTS revocation_log (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, id TEXT NOT NULL, expires_at REAL NOT NULL);
                     CREATE TABLE IF NOT EXISTS users (
                         id TEXT PRIMARY KEY, login TEXT NOT NULL UNIQUE, email TEXT NOT NULL, name TEXT NOT NULL,
                         password_hash TEXT NOT NULL, created_at REAL NOT NULL);
@@ -99,6 +101,7 @@ public final class SQLiteSessionStore: SessionStore {
                 let now = Date().timeIntervalSince1970
                 try c.run("DELETE FROM sessions WHERE expires_at <= ? OR idle_expires_at <= ?", [.real(now), .real(now)])
                 try c.run("DELETE FROM revoked_tokens WHERE expires_at <= ?", [.real(now)])
+                try c.run("DELETE FROM revocation_log WHERE expires_at <= ?", [.real(now)])
                 try c.run("DELETE FROM rate_limits WHERE expires_at <= ?", [.real(now)])
             }
             try c.run(
@@ -159,10 +162,20 @@ public final class SQLiteSessionStore: SessionStore {
 
     public func revokeSession(id: String, at: Date) async throws -> Bool {
         try await writing { c in
-            try c.run(
+            let revoked = try c.run(
                 "UPDATE sessions SET revoked_at = ?, version = version + 1 WHERE id = ? AND revoked_at IS NULL",
                 [SQLiteValue(at), .text(id)]) == 1
+            if revoked { try Self.logRevocation(kind: "session", id: id, c) }
+            return revoked
         }
+    }
+
+    /// Every revocation also goes to the log whose sequence is the polls' cursor: the one writer
+    /// commits in sequence order, so a poll never misses one, whatever the writer's clock said.
+    private static func logRevocation(kind: String, id: String, _ c: SQLiteConnection.Access) throws {
+        try c.run(
+            "INSERT INTO revocation_log (kind, id, expires_at) SELECT ?, ?, expires_at FROM \(kind == "session" ? "sessions WHERE id = ?" : "revoked_tokens WHERE jti = ?")",
+            [.text(kind), .text(id), .text(id)])
     }
 
     public func revokeSessions(_ filter: SessionFilter, at: Date) async throws -> [String] {
@@ -172,6 +185,7 @@ public final class SQLiteSessionStore: SessionStore {
                 .compactMap { $0[0].string }
             for id in ids {
                 try c.run("UPDATE sessions SET revoked_at = ?, version = version + 1 WHERE id = ?", [SQLiteValue(at), .text(id)])
+                try Self.logRevocation(kind: "session", id: id, c)
             }
             return ids
         }
@@ -197,20 +211,35 @@ public final class SQLiteSessionStore: SessionStore {
             try c.run(
                 "INSERT OR REPLACE INTO revoked_tokens (jti, sid, revoked_at, expires_at) VALUES (?,?,?,?)",
                 [.text(token.jti), .text(token.sessionID), SQLiteValue(token.revokedAt), SQLiteValue(token.expiresAt)])
+            try Self.logRevocation(kind: "token", id: token.jti, c)
         }
     }
 
-    public func revocations(since: Date, now: Date) async throws -> RevocationBatch {
-        let sinceValue = SQLiteValue(since)
+    public func revocations(after cursor: RevocationCursor?, now: Date) async throws -> (batch: RevocationBatch, next: RevocationCursor?) {
         let nowValue = SQLiteValue(now)
+        var after: Int64?
+        if case .sequence(let seq) = cursor { after = seq }
+        let start = after
         return try await reading { c in
-            let sessions = try c.query(
-                "SELECT id, expires_at FROM sessions WHERE revoked_at >= ? AND expires_at > ?", [sinceValue, nowValue]
-            ).compactMap { row in row[0].string.flatMap { id in row[1].date.map { (id: id, expiresAt: $0) } } }
-            let tokens = try c.query(
-                "SELECT jti, expires_at FROM revoked_tokens WHERE revoked_at >= ? AND expires_at > ?", [sinceValue, nowValue]
-            ).compactMap { row in row[0].string.flatMap { jti in row[1].date.map { (jti: jti, expiresAt: $0) } } }
-            return RevocationBatch(sessions: sessions, tokens: tokens)
+            // The log's sequence at the time of this read: everything up to it is in the answer.
+            let latest = try c.query("SELECT COALESCE(MAX(seq), 0) FROM revocation_log").first?[0].int ?? 0
+            guard let start else {
+                let sessions = try c.query(
+                    "SELECT id, expires_at FROM sessions WHERE revoked_at IS NOT NULL AND expires_at > ?", [nowValue]
+                ).compactMap { row in row[0].string.flatMap { id in row[1].date.map { (id: id, expiresAt: $0) } } }
+                let tokens = try c.query("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?", [nowValue])
+                    .compactMap { row in row[0].string.flatMap { jti in row[1].date.map { (jti: jti, expiresAt: $0) } } }
+                return (RevocationBatch(sessions: sessions, tokens: tokens), .sequence(latest))
+            }
+            var batch = RevocationBatch()
+            for row in try c.query(
+                "SELECT kind, id, expires_at FROM revocation_log WHERE seq > ? AND seq <= ? AND expires_at > ?",
+                [.integer(start), .integer(latest), nowValue])
+            {
+                guard let kind = row[0].string, let id = row[1].string, let expires = row[2].date else { continue }
+                if kind == "session" { batch.sessions.append((id: id, expiresAt: expires)) } else { batch.tokens.append((jti: id, expiresAt: expires)) }
+            }
+            return (batch, .sequence(max(latest, start)))
         }
     }
 
