@@ -49,7 +49,10 @@ public struct GatewayLogHandler: LogHandler {
 
     static func json(time: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
         let line = LogLine(time: timestamp(time), level: level.rawValue, logger: label, message: message, metadata: metadata)
-        return ((try? WireJSONEncoder().encodeToString(line)) ?? #"{"message":"unencodable log line"}"#) + "\n"
+        // Metadata that cannot be encoded costs the metadata, never the line.
+        var bare = line
+        bare.metadata = [:]
+        return ((try? WireJSONEncoder().encodeToString(line)) ?? (try? WireJSONEncoder().encodeToString(bare)) ?? "") + "\n"
     }
 
     /// RFC 3339 UTC with milliseconds.
