@@ -25,13 +25,7 @@ struct FakeShotGridSmokeTests {
     func withFake(_ body: (FakeShotGrid) async throws -> Void) async throws {
         let fake = FakeShotGrid(users: Self.users)
         try await fake.start()
-        do {
-            try await body(fake)
-        } catch {
-            await fake.stop()
-            throw error
-        }
-        await fake.stop()
+        try await finally({ try await body(fake) }, { await fake.stop() })
     }
 
     func send(

@@ -25,16 +25,19 @@ import Testing
         }
     }
 
-    /// Readiness results are kept a moment: 50 probes in a row reach ShotGrid once or twice.
+    /// Readiness results are kept a moment: 50 probes in a row do not make 50 ShotGrid checks.
     @Test func readinessProbesAreCachedAndDoNotReachShotGridEachTime() async throws {
         try await withShotGridGateway(.sqlite) { gateway, fake in
             let before = fake.requestCount("/api/v1")
+            let started = Date()
             for _ in 0..<50 {
                 let ready = try await gateway.client.get("/readyz")
                 #expect(ready.status == 200)
             }
+            // A result is kept 2 s: at most one check per 2 s the probes took, however slow the machine.
+            let allowed = Int(Date().timeIntervalSince(started) / 2) + 1
             let checks = fake.requestCount("/api/v1") - before
-            #expect(checks <= 2, "\(checks) checks for 50 probes")
+            #expect(checks <= allowed && checks < 50, "\(checks) checks for 50 probes (\(allowed) allowed)")
         }
     }
 

@@ -15,13 +15,7 @@ struct TestUpstreamsTests {
     func withEcho(_ body: (EchoUpstream) async throws -> Void) async throws {
         let echo = EchoUpstream()
         try await echo.start()
-        do {
-            try await body(echo)
-        } catch {
-            await echo.stop()
-            throw error
-        }
-        await echo.stop()
+        try await finally({ try await body(echo) }, { await echo.stop() })
     }
 
     // MARK: EchoUpstream

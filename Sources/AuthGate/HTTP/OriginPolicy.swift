@@ -24,19 +24,21 @@ public struct OriginPolicy: Sendable {
 
     func isAllowed(_ origin: String, request: Request) -> Bool { isOwn(origin, request: request) || isListed(origin) }
 
+    /// `http` or `https` when `text` starts with exactly that and `://` (any letter case); nil
+    /// for every other scheme, and for `https:host` without the slashes.
+    static func webScheme(of text: String) -> String? {
+        let lowered = text.prefix(8).lowercased()
+        if lowered.hasPrefix("https://") { return "https" }
+        if lowered.hasPrefix("http://") { return "http" }
+        return nil
+    }
+
     /// An origin as browsers serialise it in `Origin`: `http` or `https`, a lower-case host, the
     /// port only when it is not the scheme's default, no path. Nil for anything else (`*`,
     /// `null`, a path, credentials, a query), so such a setting is refused, not silently useless.
     public static func normalized(_ text: String) -> String? {
         let lowered = text.lowercased()
-        let scheme: String
-        if lowered.hasPrefix("https://") {
-            scheme = "https"
-        } else if lowered.hasPrefix("http://") {
-            scheme = "http"
-        } else {
-            return nil
-        }
+        guard let scheme = webScheme(of: lowered) else { return nil }
         var authority = lowered.dropFirst(scheme.count + 3)
         if authority.hasSuffix("/") { authority = authority.dropLast() }
         return origin(scheme: scheme, authority: authority)

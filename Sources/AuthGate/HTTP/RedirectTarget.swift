@@ -24,15 +24,7 @@ enum RedirectTarget {
         if bytes[0] == UInt8(ascii: "/") { return bytes.count == 1 || bytes[1] != UInt8(ascii: "/") }
         // An absolute URL: exactly `http://` or `https://`; `https:host` and other schemes
         // (`javascript:`, `data:`) are refused.
-        let lowered = rd.lowercased()
-        let scheme: String
-        if lowered.hasPrefix("https://") {
-            scheme = "https"
-        } else if lowered.hasPrefix("http://") {
-            scheme = "http"
-        } else {
-            return false
-        }
+        guard let scheme = OriginPolicy.webScheme(of: rd) else { return false }
         let rest = rd.dropFirst(scheme.count + 3)
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         guard let origin = OriginPolicy.origin(scheme: scheme, authority: authority) else { return false }

@@ -103,22 +103,14 @@ public struct GatewayLogHandler: LogHandler {
         var message: String
         var metadata: Logger.Metadata
 
-        struct Key: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(_ name: String) { stringValue = name }
-            init?(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-
         func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: Key.self)
-            try container.encode(time, forKey: Key("time"))
-            try container.encode(level, forKey: Key("level"))
-            try container.encode(logger, forKey: Key("logger"))
-            try container.encode(message, forKey: Key("message"))
+            var container = encoder.container(keyedBy: DynamicCodingKey.self)
+            try container.encode(time, forKey: DynamicCodingKey("time"))
+            try container.encode(level, forKey: DynamicCodingKey("level"))
+            try container.encode(logger, forKey: DynamicCodingKey("logger"))
+            try container.encode(message, forKey: DynamicCodingKey("message"))
             for key in metadata.keys.sorted() where !["time", "level", "logger", "message"].contains(key) {
-                try container.encode(MetadataValue(metadata[key]!), forKey: Key(key))
+                try container.encode(MetadataValue(metadata[key]!), forKey: DynamicCodingKey(key))
             }
         }
     }
@@ -139,8 +131,8 @@ public struct GatewayLogHandler: LogHandler {
                 var container = encoder.unkeyedContainer()
                 for value in values { try container.encode(MetadataValue(value)) }
             case .dictionary(let values):
-                var container = encoder.container(keyedBy: LogLine.Key.self)
-                for key in values.keys.sorted() { try container.encode(MetadataValue(values[key]!), forKey: LogLine.Key(key)) }
+                var container = encoder.container(keyedBy: DynamicCodingKey.self)
+                for key in values.keys.sorted() { try container.encode(MetadataValue(values[key]!), forKey: DynamicCodingKey(key)) }
             }
         }
     }

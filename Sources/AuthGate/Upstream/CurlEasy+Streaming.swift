@@ -47,13 +47,7 @@ extension CurlEasy {
         for header in headers + ["Expect:"] { list = curl_slist_append(list, header) }
         defer { curl_slist_free_all(list) }
 
-        ccurl_setopt_string(handle, CURLOPT_URL, url)
-        ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-        ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(connectTimeout * 1000))
-        ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
-        ccurl_setopt_long(handle, CURLOPT_PROTOCOLS, Int(CURLPROTO_HTTP | CURLPROTO_HTTPS))
-        ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
-        ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
+        Self.setRequestOptions(handle, url: url, headers: list, connectTimeout: connectTimeout)
         ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, pointer)
         ccurl_setopt_header_function(handle) { data, size, count, userdata in
             let context = Unmanaged<StreamingContext>.fromOpaque(userdata!).takeUnretainedValue()

@@ -67,14 +67,8 @@ final class CurlEasy: @unchecked Sendable {
         for header in headers { list = curl_slist_append(list, header) }
         defer { curl_slist_free_all(list) }
 
-        ccurl_setopt_string(handle, CURLOPT_URL, url)
-        ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)  // required with threads: no SIGALRM for timeouts
+        Self.setRequestOptions(handle, url: url, headers: list, connectTimeout: min(timeout, 5))
         ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(timeout * 1000))
-        ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(min(timeout, 5) * 1000))
-        ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
-        ccurl_setopt_long(handle, CURLOPT_PROTOCOLS, Int(CURLPROTO_HTTP | CURLPROTO_HTTPS))
-        ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
-        ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
         ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, sinkPointer)
         ccurl_setopt_write_function(handle) { data, size, count, userdata in
             let sink = Unmanaged<Sink>.fromOpaque(userdata!).takeUnretainedValue()
@@ -105,6 +99,18 @@ final class CurlEasy: @unchecked Sendable {
         var status = 0
         ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return HTTPResult(status: status, body: sink.bytes)
+    }
+
+    /// What every exchange on a handle sets after `curl_easy_reset`: the URL and headers, no
+    /// signals (timeouts with threads), a connect timeout, no redirects, HTTP(S) only, keep-alive.
+    static func setRequestOptions(_ handle: UnsafeMutableRawPointer, url: String, headers: UnsafeMutablePointer<curl_slist>?, connectTimeout: TimeInterval) {
+        ccurl_setopt_string(handle, CURLOPT_URL, url)
+        ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(connectTimeout * 1000))
+        ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
+        ccurl_setopt_long(handle, CURLOPT_PROTOCOLS, Int(CURLPROTO_HTTP | CURLPROTO_HTTPS))
+        ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
+        ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
     }
 
     /// Percent-encodes a form or query component (RFC 3986 unreserved characters pass through).

@@ -11,17 +11,9 @@ struct ReadinessResponse: Encodable {
     var failing: [String]
 
     func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: DynamicKey.self)
-        try container.encode(status, forKey: DynamicKey("status"))
-        var checks = container.nestedContainer(keyedBy: DynamicKey.self, forKey: DynamicKey("checks"))
-        for name in failing { try checks.encode("failing", forKey: DynamicKey(name)) }
-    }
-
-    struct DynamicKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ name: String) { stringValue = name }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
+        var container = encoder.container(keyedBy: DynamicCodingKey.self)
+        try container.encode(status, forKey: DynamicCodingKey("status"))
+        var checks = container.nestedContainer(keyedBy: DynamicCodingKey.self, forKey: DynamicCodingKey("checks"))
+        for name in failing { try checks.encode("failing", forKey: DynamicCodingKey(name)) }
     }
 }
