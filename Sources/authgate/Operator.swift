@@ -106,7 +106,8 @@ struct SessionsCommand: AsyncParsableCommand {
             let revoked = try await withStore(options) { store, config in
                 let revoker = revoker(store, config)
                 if let user { return try await revoker.revokeSessions(.login(user), by: .operator) }
-                return try await revoker.revokeSession(id: sessionID!, by: .operator) ? [sessionID!] : []
+                let owner = try await store.session(id: sessionID!, now: Date())?.user.login
+                return try await revoker.revokeSession(id: sessionID!, by: .operator, user: owner) ? [sessionID!] : []
             }
             guard !revoked.isEmpty else { throw CLIExit(code: CLIExit.notFound, message: "authgate: no live session found") }
             for id in revoked { print("revoked \(id)") }
@@ -171,6 +172,7 @@ struct UsersCommand: AsyncParsableCommand {
             }
             await hasher.shutdown()
             guard changed else { throw CLIExit(code: CLIExit.notFound, message: "authgate: no user \(login)") }
+            AuditLog().record(.passwordChanged, user: login, by: "operator")
             print("password of \(login) changed; its sessions ended")
         }
     }
@@ -274,6 +276,7 @@ struct KeysCommand: AsyncParsableCommand {
                 throw CLIExit(code: CLIExit.usage, message: "authgate: \(error)")
             }
             try KeyRingFile.write(retired, path: config.keysPath)
+            AuditLog().record(.keyRetired, by: "operator", details: ["key": .string(kid)])
             print("retired key \(kid)")
         }
     }

@@ -41,6 +41,7 @@ import Testing
         (#"[{"prefix":"/sg","kind":"shotgrid"}]"#, "route 1 (/sg): kind shotgrid needs the shotgrid-url setting"),
         (#"{"prefix":"/a"}"#, "must be a list of routes"),
         (#"[{"prefix":"/a",]"#, "AUTHGATE_ROUTES is not valid JSON"),
+        (#"[{"prefix":"/sg","kind":"shotgrid","authorization":"internal"}]"#, "route 1 (/sg): authorization is not used by kind shotgrid"),
     ])
     func badRoutesNameTheRouteAndTheProblem(_ json: String, _ message: String) {
         do {
@@ -50,6 +51,19 @@ import Testing
             #expect(error.description.contains(message), "\(error.description)")
             #expect(error.setting == "routes")
         }
+    }
+
+    /// An internal token minted for the gateway's own audience would be an access token.
+    @Test func aRouteCannotMintTokensForTheGatewaysOwnAudience() async throws {
+        let clash = #"[{"prefix":"/api","upstream":"http://a","authorization":"internal","audience":"authgate"}]"#
+        do {
+            _ = try await GatewayConfig.load(flags: ["routes": clash], environment: [:], file: nil)
+            Issue.record("accepted a route whose internal tokens are access tokens")
+        } catch let error as ConfigError {
+            #expect(error.description.contains("route 1 (/api)") && error.description.contains("access tokens"))
+        }
+        let fine = try await GatewayConfig.load(flags: ["routes": clash.replacingOccurrences(of: #""audience":"authgate""#, with: #""audience":"orders""#)], environment: [:], file: nil)
+        #expect(fine.routes.first?.audience == "orders")
     }
 
     @Test func longestPrefixWinsOnWholeSegments() throws {

@@ -65,6 +65,18 @@ func accessToken(_ gateway: TestGateway, _ username: String = "alice", _ passwor
         }
     }
 
+    /// The gateway's own security headers are for its own answers: an upstream's answer keeps
+    /// its headers as they are (an app that may be framed stays framable), a refusal gets them.
+    @Test func proxiedAnswersKeepTheUpstreamsHeadersAndRefusalsGetTheGateways() async throws {
+        try await withProxy(routes: { #"[{"prefix":"/api","upstream":"\#($0.baseURL)"}]"# }) { gateway, _ in
+            let token = try await accessToken(gateway)
+            let proxied = try await gateway.client.get("/api/x", bearer: token)
+            #expect(proxied.status == 200 && proxied.header("X-Frame-Options") == nil && proxied.header("X-Content-Type-Options") == nil)
+            let refused = try await gateway.client.get("/api/x")
+            #expect(refused.status == 401 && refused.header("X-Frame-Options") == "DENY")
+        }
+    }
+
     @Test func upstreamAnswerLosesItsHopByHopHeadersOnly() async throws {
         try await withProxy(routes: { #"[{"prefix":"/api","upstream":"\#($0.baseURL)"}]"# }) { gateway, echo in
             let token = try await accessToken(gateway)

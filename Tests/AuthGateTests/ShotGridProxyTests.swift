@@ -84,6 +84,25 @@ func projectNames(_ answer: TestResponse) -> [String] {
         }
     }
 
+    /// A small chunked body (no Content-Length) is kept too, so the retry after a 401 carries it.
+    @Test func aSmallChunkedBodyIsRetriedAfterA401() async throws {
+        try await withShotGridProxy { gateway, fake in
+            let alice = try await shotgridToken(gateway)
+            fake.expireAccessTokens()
+            let json = Array(#"{"name":"Chunked Film"}"#.utf8)
+            let chunked = Array("\(String(json.count, radix: 16))\r\n".utf8) + json + Array("\r\n0\r\n\r\n".utf8)
+            let created = try await RawHTTPConnection.with(port: gateway.port) { connection in
+                try await connection.send("POST", "/sg/entity/projects", headers: [
+                    HeaderLine("Authorization", "Bearer \(alice)"), HeaderLine("Content-Type", "application/json"),
+                    HeaderLine("Transfer-Encoding", "chunked"),
+                ], body: chunked)
+            }
+            #expect(created.status == 201, "\(created.status) \(created.text)")
+            let posts = fake.receivedRequests.filter { $0.method == "POST" && $0.path == "/api/v1/entity/projects" }
+            #expect(posts.map(\.status) == [401, 201] && posts.allSatisfy { $0.bodyText == #"{"name":"Chunked Film"}"# })
+        }
+    }
+
     @Test func tokensAreRenewedAheadOfExpiry() async throws {
         try await withShotGridProxy { gateway, fake in
             fake.accessTokenLifetime = 3  // renewal is due when less than half of it is left

@@ -13,7 +13,7 @@ public enum Gateway {
         // read a 401); and, like every router middleware, also around the proxy, which answers
         // only unmatched paths: a preflight for a proxied path is answered here, never a 401.
         router.add(middleware: CORSMiddleware(origins: origins))
-        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: ErrorMiddleware(routes: components.config.routes))
         router.add(middleware: MetricsMiddleware())
         HealthController(readiness: components.readiness, registry: components.registry).addRoutes(to: router)
         let auth = router.group("auth")

@@ -118,6 +118,12 @@ extension GatewayConfig {
         config.routes = try RouteSettings.load(
             text: routesText, source: flags[GatewaySetting.routes] != nil ? "--routes" : "AUTHGATE_ROUTES",
             fileValue: fileSettings[GatewaySetting.routes], defaultTimeout: config.upstreamTimeout, shotgridURL: config.shotgridURL)
+        // An internal token for this audience would be an access token of the gateway itself.
+        if let clash = config.routes.firstIndex(where: { $0.authorization == .internal && $0.audience == config.audience }) {
+            throw ConfigError(
+                setting: "routes",
+                message: "route \(clash + 1) (\(config.routes[clash].prefix)): audience \(config.audience) is the gateway's own; its internal tokens would be access tokens")
+        }
         return config
     }
 

@@ -1,5 +1,6 @@
 // ErrorMiddleware: whatever goes wrong, the client gets the contract's error shape; unexpected
-// errors are logged with detail and answered 500 without it. Also sets the security headers.
+// errors are logged with detail and answered 500 without it. Also sets the security headers on
+// the gateway's own answers; a proxied answer keeps the upstream's headers as they are.
 public import Hummingbird
 import HTTPTypes
 import Logging
@@ -7,12 +8,16 @@ import Logging
 public struct ErrorMiddleware: RouterMiddleware {
     public typealias Context = GatewayContext
 
-    public init() {}
+    let routes: ProxyRouteTable
+
+    public init(routes: [ProxyRoute] = []) { self.routes = ProxyRouteTable(routes) }
 
     public func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
         var response: Response
         do {
             response = try await next(request, context)
+            // An upstream's own answer (an app that may be framed, say): its headers, not ours.
+            if !routes.isEmpty, routes.route(for: request.uri.path[...]) != nil { return response }
         } catch {
             let mapped: APIError
             if let known = APIError.from(error) {

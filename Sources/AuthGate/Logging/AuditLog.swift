@@ -13,8 +13,12 @@ public struct AuditLog: Sendable {
         case sessionRevoked = "session.revoked"
         case tokenRevoked = "token.revoked"
         case keysRotated = "keys.rotated"
+        /// Beyond the contract's list: retiring a key ends what it signed or sealed.
+        case keyRetired = "keys.retired"
         case userAdded = "user.added"
         case userRemoved = "user.removed"
+        /// Beyond the contract's list: an operator reset a local user's password.
+        case passwordChanged = "user.password_changed"
         case banCleared = "ban.cleared"
     }
 

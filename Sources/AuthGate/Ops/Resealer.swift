@@ -21,6 +21,8 @@ public struct Resealer: Sendable {
         public var current = 0
         /// Could not be opened (a key already removed): these sessions lose their upstream link.
         public var unreadable = 0
+        /// Renewed while being resealed: the renewal wrote them under the active key already.
+        public var renewedMeanwhile = 0
     }
 
     public func resealAll(now: Date = Date()) async throws -> Outcome {
@@ -39,8 +41,12 @@ public struct Resealer: Sendable {
             }
             let resealed = sealer.seal(plaintext, associatedData: session.id)
             Sodium.wipe(&plaintext)
-            try await store.updateUpstream(sessionID: session.id, upstream: resealed)
-            outcome.resealed += 1
+            // Only over the box just read: a renewal written in between must not be undone.
+            if try await store.updateUpstream(sessionID: session.id, upstream: resealed, replacing: sealed) {
+                outcome.resealed += 1
+            } else {
+                outcome.renewedMeanwhile += 1
+            }
         }
         return outcome
     }

@@ -89,6 +89,10 @@ extension ProxyRoute {
             upstream = try upstreamURL(upstreamText, fail)
         case .shotgrid:
             guard upstreamText == nil else { throw fail("upstream is not used by kind shotgrid (it goes to shotgrid-url)") }
+            // ShotGrid always gets {prefix}/REST as /api/v1/REST and the session's own token.
+            for key in ["strip_prefix", "authorization", "audience"] where fields[key] != nil {
+                throw fail("\(key) is not used by kind shotgrid")
+            }
             guard let shotgridURL, !shotgridURL.isEmpty else { throw fail("kind shotgrid needs the shotgrid-url setting") }
         }
 

@@ -23,7 +23,28 @@ final class ShotGridForwarder: Sendable {
     enum Body {
         case none
         case buffered([UInt8])
-        case streamed(length: Int?)
+        /// Too big to keep: the chunks read so far, then the rest, straight through.
+        case streamed(length: Int?, prefix: [ByteBuffer], rest: RequestBodyReader)
+    }
+
+    /// The request body kept in memory when it is at most 64 KiB (declared, or found so by
+    /// reading a chunked one that far), so a 401 can be retried; else left to stream.
+    static func body(of request: Request) async throws -> Body {
+        let length = request.headers[.contentLength].flatMap(Int.init)
+        guard length != nil || request.headers[.transferEncoding] != nil else { return .none }
+        let reader = RequestBodyReader(request.body)
+        var prefix: [ByteBuffer] = []
+        var size = 0
+        if length.map({ $0 <= retryableBodyLimit }) ?? true {
+            while size <= retryableBodyLimit {
+                guard let chunk = try await reader.next() else {
+                    return .buffered(prefix.flatMap { Array($0.readableBytesView) })
+                }
+                size += chunk.readableBytes
+                prefix.append(chunk)
+            }
+        }
+        return .streamed(length: length, prefix: prefix, rest: reader)
     }
 
     func forward(_ request: Request, path: Substring, claims: AccessClaims, headers: HTTPFields, timeout: TimeInterval, logger: Logger) async throws -> Response {
@@ -37,13 +58,7 @@ final class ShotGridForwarder: Sendable {
             throw try await mapped(error, claims: claims)
         }
         let url = provider.api.baseURL + "/api/v1" + path + (request.uri.query.map { "?" + $0 } ?? "")
-        let length = request.headers[.contentLength].flatMap(Int.init)
-        var body: Body = .none
-        if let length, length <= Self.retryableBodyLimit {
-            body = .buffered(Array((try? await request.body.collect(upTo: Self.retryableBodyLimit))?.readableBytesView ?? []))
-        } else if length != nil || request.headers[.transferEncoding] != nil {
-            body = .streamed(length: length)
-        }
+        let body = try await Self.body(of: request)
         let retryable = if case .streamed = body { false } else { true }
         for attempt in 0..<2 {
             let outcome = try await exchange(
@@ -67,7 +82,7 @@ final class ShotGridForwarder: Sendable {
     private func mapped(_ error: any Error, claims: AccessClaims) async throws -> any Error {
         switch error {
         case ProviderError.invalidCredentials:
-            try await revoker.revokeSession(id: claims.sid, by: .provider)
+            try await revoker.revokeSession(id: claims.sid, by: .provider, user: claims.login)
             return SessionError.invalidToken(tokenSent: true)
         case ProviderError.unavailable: return APIError.badGateway
         case is SessionError, is APIError: return error
@@ -98,11 +113,12 @@ final class ShotGridForwarder: Sendable {
         case .buffered(let bytes):
             curlBody = .streamed(length: bytes.count)
             pipe = nil
-        case .streamed(let length):
+        case .streamed(let length, let prefix, let rest):
             curlBody = .streamed(length: length)
-            pipe = UploadPipe()
+            let streaming = UploadPipe()
+            Task { await streaming.fill(prefix: prefix, rest: rest) }
+            pipe = streaming
         }
-        if let pipe { Task { await pipe.fill(from: request.body) } }
         let exchange = CurlExchange(
             bridge: CurlBodyBridge.make(), buffered: { if case .buffered(let bytes) = body { bytes } else { nil } }(), pipe: pipe,
             headTimeout: timeout, retryOnUnauthorized: retryOnUnauthorized)

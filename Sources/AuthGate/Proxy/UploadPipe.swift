@@ -14,10 +14,12 @@ final class UploadPipe: @unchecked Sendable {
     private var spaceWaiter: CheckedContinuation<Void, Never>?
     private let capacity = 4
 
-    /// Feeds the body in (run as its own task); stops early when curl no longer reads.
-    func fill(from body: some AsyncSequence<ByteBuffer, any Error>) async {
+    /// Feeds the body in (run as its own task): the chunks already read, then the rest of the
+    /// body; stops early when curl no longer reads.
+    func fill(prefix: [ByteBuffer], rest: RequestBodyReader) async {
         do {
-            for try await chunk in body {
+            for chunk in prefix { guard await push(chunk) else { return } }
+            while let chunk = try await rest.next() {
                 guard await push(chunk) else { return }
             }
             finish(failed: false)

@@ -62,6 +62,8 @@ public final class RefreshFlow: Sendable {
                 throw .invalidGrant
             } catch let error as SessionError {
                 throw error
+            } catch is StoreError {
+                throw .storeUnavailable  // the renewed tokens could not be stored
             } catch {
                 throw .upstreamUnavailable
             }

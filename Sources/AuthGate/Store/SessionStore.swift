@@ -58,8 +58,11 @@ public protocol SessionStore: Sendable {
     /// another writer got there first. Stores `session.version` as given.
     func updateSession(_ session: SessionRecord, expectedVersion: Int64) async throws -> Bool
     /// Replaces the sealed upstream tokens of a live session and bumps its version (so a
-    /// concurrent refresh reads again instead of writing the old tokens back).
-    func updateUpstream(sessionID: String, upstream: SealedBox) async throws
+    /// concurrent refresh reads again instead of writing the old tokens back). With `replacing`,
+    /// only if the stored box is still that one (a reseal must not undo a renewal); returns
+    /// whether it wrote.
+    @discardableResult
+    func updateUpstream(sessionID: String, upstream: SealedBox, replacing: SealedBox?) async throws -> Bool
     /// Sets last_seen_at of a live session (informational: it moves no lifetime and no version).
     func touchSession(id: String, lastSeenAt: Date) async throws
     /// Marks sessions revoked; returns the ids newly revoked.

@@ -99,7 +99,7 @@ final class ShotGridSessions: Sendable {
             throw SessionError.overloaded
         }
         connection.setTokens(renewed)
-        try await store.updateUpstream(sessionID: sessionID, upstream: renewed.sealed(with: sealer, sessionID: sessionID))
+        try await store.updateUpstream(sessionID: sessionID, upstream: renewed.sealed(with: sealer, sessionID: sessionID), replacing: nil)
         return renewed
     }
 

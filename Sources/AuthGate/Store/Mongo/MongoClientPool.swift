@@ -34,6 +34,7 @@ final class MongoClientPool: @unchecked Sendable {
     private var pool: OpaquePointer?
     let databaseName: String
     let threads: BlockingPool
+    let control: BlockingPool
 
     init(uri text: String, timeout: TimeInterval, threads threadCount: Int = 4) throws {
         _ = Self.initialized
@@ -50,28 +51,33 @@ final class MongoClientPool: @unchecked Sendable {
         where !text.lowercased().contains(option.lowercased() + "=") {
             mongoc_uri_set_option_as_int32(uri, option, milliseconds)
         }
-        mongoc_uri_set_option_as_int32(uri, MONGOC_URI_MAXPOOLSIZE, Int32(threadCount))
+        // One client more than request threads: the control thread's (see `control`).
+        mongoc_uri_set_option_as_int32(uri, MONGOC_URI_MAXPOOLSIZE, Int32(threadCount + 1))
         guard let pool = mongoc_client_pool_new(uri) else { throw StoreError.failed("cannot create MongoDB client pool") }
         mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2)
         mongoc_client_pool_set_appname(pool, "authgate")
         self.pool = pool
         threads = BlockingPool(threads: threadCount)
+        control = BlockingPool(threads: 1)
     }
 
     deinit { assert(pool == nil, "MongoClientPool deinit before close()") }
 
     func close() async {
         await threads.shutdown()
+        await control.shutdown()
         if let pool {
             mongoc_client_pool_destroy(pool)
             self.pool = nil
         }
     }
 
-    /// Runs `body` with a client on the Mongo thread pool.
+    /// Runs `body` with a client on the Mongo thread pool; `control` work (the revocation poll,
+    /// readiness pings) has a thread of its own, so it never queues behind request traffic: a
+    /// revocation must reach this instance within a second however busy it is.
     @discardableResult
-    func withClient<T: Sendable>(_ body: @Sendable @escaping (MongoClient) throws -> T) async throws -> T {
-        try await threads.run { [self] in
+    func withClient<T: Sendable>(control isControl: Bool = false, _ body: @Sendable @escaping (MongoClient) throws -> T) async throws -> T {
+        try await (isControl ? control : threads).run { [self] in
             guard let pool = self.pool, let client = mongoc_client_pool_pop(pool) else {
                 throw StoreError.unavailable("client pool closed")
             }

@@ -42,7 +42,7 @@ public final class MongoSessionStore: SessionStore {
     }
 
     public func ping() async throws {
-        try await pool.withClient { try $0.command(["ping": .int32(1)]) }
+        try await pool.withClient(control: true) { try $0.command(["ping": .int32(1)]) }
     }
 
     // MARK: Sessions
@@ -79,9 +79,13 @@ public final class MongoSessionStore: SessionStore {
         }
     }
 
-    public func updateUpstream(sessionID: String, upstream: SealedBox) async throws {
+    @discardableResult
+    public func updateUpstream(sessionID: String, upstream: SealedBox, replacing: SealedBox?) async throws -> Bool {
         let update: BSONDocument = ["$set": .document(["upstream": Self.upstreamDocument(upstream)]), "$inc": .document(["version": .int64(1)])]
-        try await pool.withClient { try $0.update("sessions", ["_id": .string(sessionID), "revoked_at": .null], update) }
+        var filter: BSONDocument = ["_id": .string(sessionID), "revoked_at": .null]
+        if let replacing { filter["upstream.nonce"] = .binary(replacing.nonce) }
+        let selected = filter
+        return try await pool.withClient { try $0.update("sessions", selected, update).matched == 1 }
     }
 
     public func touchSession(id: String, lastSeenAt: Date) async throws {
@@ -154,7 +158,7 @@ public final class MongoSessionStore: SessionStore {
         let tokenQuery: BSONDocument = since.map { ["revoked_stored_at": .document(["$gte": .date($0)]), "expires_at": unexpired] }
             ?? ["expires_at": unexpired]
         let projection: BSONDocument = ["projection": .document(["_id": .int32(1), "expires_at": .int32(1), "revoked_stored_at": .int32(1)])]
-        return try await pool.withClient { client in
+        return try await pool.withClient(control: true) { client in
             var latest: Date?
             func entries(_ collection: String, _ query: BSONDocument) throws -> [(String, Date)] {
                 try client.find(collection, query, options: projection).compactMap { doc in

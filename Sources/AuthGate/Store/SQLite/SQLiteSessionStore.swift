@@ -146,11 +146,13 @@ public final class SQLiteSessionStore: SessionStore {
         }
     }
 
-    public func updateUpstream(sessionID: String, upstream: SealedBox) async throws {
+    @discardableResult
+    public func updateUpstream(sessionID: String, upstream: SealedBox, replacing: SealedBox?) async throws -> Bool {
         try await writing { c in
-            try c.run(
-                "UPDATE sessions SET upstream_key_id = ?, upstream_nonce = ?, upstream_ciphertext = ?, version = version + 1 WHERE id = ? AND revoked_at IS NULL",
-                [.text(upstream.keyID), .blob(upstream.nonce), .blob(upstream.ciphertext), .text(sessionID)])
+            let values: [SQLiteValue] = [.text(upstream.keyID), .blob(upstream.nonce), .blob(upstream.ciphertext), .text(sessionID)]
+            let sql = "UPDATE sessions SET upstream_key_id = ?, upstream_nonce = ?, upstream_ciphertext = ?, version = version + 1 WHERE id = ? AND revoked_at IS NULL"
+            guard let replacing else { return try c.run(sql, values) == 1 }
+            return try c.run(sql + " AND upstream_nonce = ?", values + [.blob(replacing.nonce)]) == 1
         }
     }
 
