@@ -39,8 +39,10 @@ import Testing
         #expect(routes?.map(\.prefix) == ["/x", "/y"])
     }
 
-    @Test(arguments: ["10.0.0.1\0junk", "::ff\0\0", "\0", "fe80::1\0%eth0"])
-    func addressWithNULIsRefused(_ text: String) {
+    /// "␀" stands for the NUL byte, so the test's arguments print readably.
+    @Test(arguments: ["10.0.0.1␀junk", "::ff␀␀", "␀", "fe80::1␀%eth0"])
+    func addressWithNULIsRefused(_ written: String) {
+        let text = written.replacingOccurrences(of: "␀", with: "\0")
         #expect(IPAddress(text) == nil)
         #expect(IPNetwork(text) == nil)
     }
@@ -49,9 +51,10 @@ import Testing
 extension FuzzFindingsTests {
     /// A control character before the name hid the refresh cookie from the filter, and HTTPTypes
     /// then turned it into a space, so the upstream got `authgate_refresh=…`.
-    @Test(arguments: ["\u{1e}authgate_refresh=t; theme=dark", "theme=dark;\u{7f}authgate_refresh=t", "authgate_refresh\u{1}=t; theme=dark"])
-    func refreshCookieBehindControlCharactersIsStripped(_ cookie: String) {
-        let kept = ForwardedHeaders.withoutRefreshCookie(cookie)
+    @Test(arguments: [[0x1e] + Array("authgate_refresh=t; theme=dark".utf8), Array("theme=dark;".utf8) + [0x7f] + Array("authgate_refresh=t".utf8),
+        Array("authgate_refresh".utf8) + [0x01] + Array("=t; theme=dark".utf8)])
+    func refreshCookieBehindControlCharactersIsStripped(_ bytes: [UInt8]) {
+        let kept = ForwardedHeaders.withoutRefreshCookie(String(decoding: bytes, as: UTF8.self))
         #expect(kept == "theme=dark")
     }
 }
