@@ -21,6 +21,8 @@ import Testing
                 let body = try await gateway.client.postJSON("/auth/login", ["username": "alice", "password": "correct-horse-1"]).json
                 sessions.append((try #require(body["access_token"] as? String), try #require(body["refresh_token"] as? String)))
             }
+            // The storm is a load test inside a parallel suite: its server gets the CPU last.
+            lowerPriority(of: gateway.pid)
             let storm = MalformedStorm(port: gateway.port, accessToken: sessions[0].access)
             let report = await storm.run(cases: Self.cases, workers: Self.workers)
 
@@ -135,10 +137,19 @@ extension MalformedStorm.Report {
     }
 }
 
-/// Runs blocking work on a thread of its own and waits for it without holding a pool thread.
+/// Lowers the CPU priority of every thread of a process (nice is per thread on Linux), so a
+/// storm's server yields to the tests running beside it instead of starving them.
+func lowerPriority(of pid: pid_t) {
+    guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return }
+    for thread in threads.compactMap({ id_t($0) }) { setpriority(__priority_which_t(PRIO_PROCESS.rawValue), thread, 10) }
+}
+
+/// Runs blocking work on a thread of its own, at low priority, and waits for it without holding
+/// a pool thread.
 func onThread(_ work: @escaping @Sendable () -> Void) async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
         let thread = Thread {
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
             work()
             continuation.resume()
         }
@@ -201,10 +212,10 @@ struct MalformedRequests {
 
     func hugeHeaders(_ random: inout SplitMix64) -> Request {
         switch random.next() % 4 {
-        case 0: return Request(bytes: Self.head("GET", "/healthz", ["X-Big: " + String(repeating: "a", count: Self.int(70_000...200_000, &random))]))
-        case 1: return Request(bytes: Self.head("GET", "/auth/me", (0..<Self.int(900...2_000, &random)).map { "X-H\($0): v" }))
-        case 2: return Request(bytes: Self.head("GET", "/healthz", ["Cookie: " + (0..<5_000).map { "c\($0)=v" }.joined(separator: "; ")]))
-        default: return Request(bytes: Self.head("GET", "/" + String(repeating: "p", count: Self.int(10_000...120_000, &random)), []))
+        case 0: return Request(bytes: Self.head("GET", "/healthz", ["X-Big: " + String(repeating: "a", count: Self.int(82_000...90_000, &random))]))
+        case 1: return Request(bytes: Self.head("GET", "/auth/me", (0..<Self.int(990...1_100, &random)).map { "X-H\($0): v" }))
+        case 2: return Request(bytes: Self.head("GET", "/healthz", ["Cookie: " + (0..<2_000).map { "c\($0)=v" }.joined(separator: "; ")]))
+        default: return Request(bytes: Self.head("GET", "/" + String(repeating: "p", count: Self.int(10_000...90_000, &random)), []))
         }
     }
 
@@ -235,7 +246,7 @@ struct MalformedRequests {
             [
                 "zz\r\nabc\r\n0\r\n\r\n", "5\r\nabc\r\n0\r\n\r\n", "ffffffffffffffffffff\r\nabc\r\n", "-1\r\nabc\r\n0\r\n\r\n", "3;ext=\0\r\nabc\r\n0\r\n\r\n",
                 "3\r\nabcXX0\r\n\r\n", "3\nabc\n0\n\n", "3\r\nabc\r\n", "0\r\nTrailer: \0\r\n\r\n", "10000\r\n" + String(repeating: "a", count: 100),
-                "3\r\n{\"a\r\n0\r\n\r\n", String(repeating: "1\r\na\r\n", count: 4_000) + "0\r\n\r\n",
+                "3\r\n{\"a\r\n0\r\n\r\n", String(repeating: "1\r\na\r\n", count: 1_000) + "0\r\n\r\n",
             ], &random)
         return Request(bytes: Self.head("POST", Self.pick(["/auth/login", "/auth/refresh", "/nowhere"], &random), ["Content-Type: application/json", "Transfer-Encoding: chunked"]) + Array(chunks.utf8))
     }
@@ -258,7 +269,7 @@ struct MalformedRequests {
     }
 
     func oversizeCredentials(_ random: inout SplitMix64) -> Request {
-        let big = String(repeating: "A", count: Self.int(8_193...60_000, &random))
+        let big = String(repeating: "A", count: Self.int(8_193...20_000, &random))
         let header = Self.pick(
             ["Authorization: Bearer \(big)", "Authorization: Bearer \(accessToken)\(big)", "Authorization: \(big)", "Cookie: authgate_refresh=\(big)",
              "Authorization: Bearer \(big).\(big).\(big)", "X-Request-Id: \(big)", "Origin: https://\(big)"], &random)
