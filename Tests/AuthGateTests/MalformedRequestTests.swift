@@ -39,7 +39,7 @@ import Testing
             }
             #expect(gateway.isRunning)
             let exit = await gateway.stop()
-            #expect(exit.status == 0 && !exit.killed, "authgate did not stop cleanly after the storm: \(exit)")
+            #expect(!exit.killed && (exit.status == 0 || exit.signal == SIGTERM), "authgate did not stop cleanly after the storm: \(exit)")
         }
     }
 }
