@@ -3,7 +3,6 @@
 // swift-configuration's YAML snapshot refuses a list of mappings (the routes).
 import Configuration
 import Foundation
-import Yams
 
 enum ConfigFile {
     /// The file's top-level mapping.
@@ -11,7 +10,7 @@ enum ConfigFile {
         guard FileManager.default.fileExists(atPath: path) else { throw ConfigError(setting: "config", message: "\(path) does not exist") }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ConfigError(setting: "config", message: "cannot read \(path)") }
         let parsed: Any?
-        do { parsed = try Yams.load(yaml: text) } catch { throw ConfigError(setting: "config", message: "\(path) is not valid YAML") }
+        do { parsed = try YAMLDocument.load(text) } catch { throw ConfigError(setting: "config", message: "\(path) is not valid YAML") }
         guard let parsed else { return [:] }
         guard let mapping = parsed as? [String: Any] else { throw ConfigError(setting: "config", message: "\(path) must be a mapping of settings") }
         return mapping

@@ -2,14 +2,13 @@
 // AUTHGATE_ROUTES (JSON), or the configuration file's `routes:` list, in that order. JSON is
 // read with the YAML parser (JSON is YAML), so every source gives the same value types.
 import Foundation
-import Yams
 
 enum RouteSettings {
     static func load(text: String?, source: String, fileValue: Any?, defaultTimeout: TimeInterval, shotgridURL: String?) throws(ConfigError) -> [ProxyRoute] {
         var value = fileValue
         if let text {
             do {
-                value = try Yams.load(yaml: text)
+                value = try YAMLDocument.load(text)
             } catch {
                 throw ConfigError(setting: "routes", message: "\(source) is not valid JSON")
             }

@@ -80,8 +80,16 @@ enum ForwardedHeaders {
     /// A Cookie header value without `authgate_refresh`; nil when nothing else is left.
     static func withoutRefreshCookie(_ value: String) -> String? {
         let kept = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { pair in
-            !pair.isEmpty && pair.split(separator: "=", maxSplits: 1).first.map(String.init) != RefreshCookie.name
+            !pair.isEmpty && cookieName(pair) != RefreshCookie.name
         }
         return kept.isEmpty ? nil : kept.joined(separator: "; ")
     }
+
+    /// A pair's name as the upstream reads it: HTTPTypes turns control characters into spaces on
+    /// the way out, so "\u{7f}authgate_refresh=…" must count as the refresh cookie too.
+    private static func cookieName(_ pair: String) -> String {
+        String(decoding: pair.utf8.prefix { $0 != UInt8(ascii: "=") }, as: UTF8.self).trimmingCharacters(in: cookieNameBlanks)
+    }
+
+    private static let cookieNameBlanks = CharacterSet.whitespaces.union(.controlCharacters)
 }

@@ -9,6 +9,8 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     public var isIPv4: Bool { bytes.prefix(10).allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff }
 
     public init?(_ text: some StringProtocol) {
+        // inet_pton reads a C string: "10.0.0.1\0junk" would read as 10.0.0.1.
+        guard !text.utf8.contains(0) else { return nil }
         var text = String(text)
         if text.hasPrefix("["), text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
         if let percent = text.firstIndex(of: "%") { text = String(text[..<percent]) }  // IPv6 zone id
