@@ -173,7 +173,7 @@ struct UsersCommand: AsyncParsableCommand {
             await hasher.shutdown()
             guard changed else { throw CLIExit(code: CLIExit.notFound, message: "authgate: no user \(login)") }
             AuditLog().record(.passwordChanged, user: login, by: "operator")
-            print("password of \(login) changed; its sessions ended")
+            print("updated \(login); their sessions ended")
         }
     }
 
