@@ -251,31 +251,31 @@ func sameInstant(_ a: Date?, _ b: Date) -> Bool { a.map { abs($0.timeIntervalSin
     }
 
     /// A slow credential check (ShotGrid taking its time, or argon2id on a busy machine) does not
-    /// eat into the session: its lifetimes count from when it is issued, so a login slower than
-    /// the idle lifetime still gives a session that answers /auth/me and refreshes.
-    @Test func aLoginSlowerThanTheIdleLifetimeStillIssuesALiveSession() async throws {
-        try await withShotGridGateway(.sqlite, configure: {
-            $0.sessionIdleTTL = 3
-            $0.upstreamTimeout = 5
-        }) { gateway, fake in
-            fake.behaviour = .slow(seconds: 2)  // the token exchange and the identity lookup: 4 s
+    /// eat into the session: its clock starts once the provider has answered, so a login slower
+    /// than the idle lifetime still gives a live session.
+    @Test func aSessionsLifetimesStartWhenTheProviderHasAnswered() async throws {
+        try await withShotGridGateway(.sqlite, configure: { $0.upstreamTimeout = 10 }) { gateway, fake in
+            fake.behaviour = .slow(seconds: 1)  // the token exchange and the identity lookup: 2 s
+            let sentAt = Date()
             let signedIn = try await gateway.client.postJSON("/auth/login", ["username": "alice", "password": "wonderland-pass"])
             fake.behaviour = .normal
             try #require(signedIn.status == 200, "\(signedIn.text)")
+            let sid = try #require(signedIn.json["session_id"] as? String)
+            let session = try #require(try await gateway.components.store.session(id: sid, now: sentAt))
+            #expect(session.createdAt >= sentAt.addingTimeInterval(1.99), "created \(session.createdAt.timeIntervalSince(sentAt)) s after the request")
+            #expect(sameInstant(session.idleExpiresAt, session.createdAt.addingTimeInterval(gateway.config.sessionIdleTTL)))
+            #expect(sameInstant(session.expiresAt, session.createdAt.addingTimeInterval(gateway.config.sessionMaxTTL)))
             let access = try #require(signedIn.json["access_token"] as? String)
-            let token = try #require(signedIn.json["refresh_token"] as? String)
-            let me = try await gateway.client.get("/auth/me", bearer: access)
-            #expect(me.status == 200, "\(me.text)")
-            let refreshed = try await refresh(gateway, token)
-            #expect(refreshed.status == 200, "\(refreshed.text)")
+            let claims = try gateway.components.issuer.jwt.verify(access, ignoringExpiry: true)
+            #expect(Double(claims.iat) >= sentAt.addingTimeInterval(1.99).timeIntervalSince1970.rounded(.down))
         }
     }
 
-    /// On the real clock, with a 3 s idle lifetime: refreshing keeps the session alive past its
+    /// On the real clock, with a 4 s idle lifetime: refreshing keeps the session alive past its
     /// first idle deadline (/auth/me answering all along); once refreshes stop, /auth/me (which
     /// does not itself extend it) and the refresh token get 401.
     @Test func refreshingKeepsAnIdleSessionAliveAndStoppingEndsIt() async throws {
-        try await withGateway(.sqlite, configure: { $0.sessionIdleTTL = 3 }) { gateway in
+        try await withGateway(.sqlite, configure: { $0.sessionIdleTTL = 4 }) { gateway in
             let signedIn = try await login(gateway).json
             let sid = try #require(signedIn["session_id"] as? String)
             var access = try #require(signedIn["access_token"] as? String)
@@ -307,12 +307,12 @@ func sameInstant(_ a: Date?, _ b: Date) -> Bool { a.map { abs($0.timeIntervalSin
         }
     }
 
-    /// On the real clock: a session refreshed well inside its 2 s idle lifetime still ends at
-    /// its 4 s absolute lifetime, refresh and /auth/me both answering 401 from then on.
+    /// On the real clock: a session refreshed well inside its 3 s idle lifetime still ends at
+    /// its 6 s absolute lifetime, refresh and /auth/me both answering 401 from then on.
     @Test func theAbsoluteLifetimeEndsASessionKeptAliveByRefreshes() async throws {
         try await withGateway(.sqlite, configure: {
-            $0.sessionIdleTTL = 2
-            $0.sessionMaxTTL = 4
+            $0.sessionIdleTTL = 3
+            $0.sessionMaxTTL = 6
         }) { gateway in
             let signedIn = try await login(gateway).json
             let sid = try #require(signedIn["session_id"] as? String)

@@ -4,6 +4,7 @@
 @testable import AuthGate
 import AuthGateTesting
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import Testing
@@ -68,63 +69,85 @@ func recordedClientIP(host: String = "127.0.0.1", port: Int, forwardedFor: Strin
     return sessions.first { $0["id"] as? String == signedIn.json["session_id"] as? String }?["client_ip"] as? String
 }
 
-/// A peer, what it trusts, what it forwards, and the client address the session should record.
+/// What the gateway trusts, what the peer forwards, and the client address that should result.
 struct ForwardingCase: Sendable, CustomTestStringConvertible {
+    var peer = "127.0.0.1"
     var trusted: [String]
-    var forwardedFor: String?
+    var forwardedFor: [String]
     var expected: String
-    var testDescription: String { "trusted \(trusted), X-Forwarded-For \(forwardedFor ?? "none") → \(expected)" }
+    var testDescription: String { "peer \(peer), trusted \(trusted), X-Forwarded-For \(forwardedFor) → \(expected)" }
 }
 
-@Suite struct ForwardedClientTests {
-    /// The peer is 127.0.0.1.
-    @Test(arguments: [
-        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: "203.0.113.7", expected: "203.0.113.7"),
-        ForwardingCase(trusted: ["127.0.0.0/8"], forwardedFor: "203.0.113.7", expected: "203.0.113.7"),
+@Suite(.serialized) struct ForwardedClientTests {
+    static let resolutions = [
+        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: ["203.0.113.7"], expected: "203.0.113.7"),
+        ForwardingCase(trusted: ["127.0.0.0/8"], forwardedFor: ["203.0.113.7"], expected: "203.0.113.7"),
         // The trusted list written as IPv4-mapped IPv6 means the same addresses.
-        ForwardingCase(trusted: ["::ffff:127.0.0.1"], forwardedFor: "203.0.113.7", expected: "203.0.113.7"),
+        ForwardingCase(trusted: ["::ffff:127.0.0.1"], forwardedFor: ["203.0.113.7"], expected: "203.0.113.7"),
         // An IPv6 client behind an IPv4 proxy; an IPv4-mapped client reads as IPv4.
-        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: "2001:db8::7", expected: "2001:db8::7"),
-        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: "::ffff:203.0.113.9", expected: "203.0.113.9"),
-        // A chain: trusted hops are skipped from the right; the first untrusted one is the client.
-        ForwardingCase(trusted: ["127.0.0.0/8", "10.0.0.0/8"], forwardedFor: "198.51.100.9, 10.0.0.5", expected: "198.51.100.9"),
-        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: "198.51.100.9, 10.0.0.5", expected: "10.0.0.5"),
-        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: nil, expected: "127.0.0.1"),
+        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: ["2001:db8::7"], expected: "2001:db8::7"),
+        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: ["::ffff:203.0.113.9"], expected: "203.0.113.9"),
+        // A chain: trusted hops are skipped from the right; the first untrusted one is the client,
+        // also when the hops come in separate header lines.
+        ForwardingCase(trusted: ["127.0.0.0/8", "10.0.0.0/8"], forwardedFor: ["198.51.100.9, 10.0.0.5"], expected: "198.51.100.9"),
+        ForwardingCase(trusted: ["127.0.0.0/8", "10.0.0.0/8"], forwardedFor: ["198.51.100.9", "10.0.0.5"], expected: "198.51.100.9"),
+        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: ["198.51.100.9, 10.0.0.5"], expected: "10.0.0.5"),
+        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: [], expected: "127.0.0.1"),
+        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: ["not-an-address"], expected: "127.0.0.1"),
         // An untrusted peer's header is ignored.
-        ForwardingCase(trusted: [], forwardedFor: "203.0.113.7", expected: "127.0.0.1"),
-        ForwardingCase(trusted: ["10.0.0.0/8", "::1"], forwardedFor: "203.0.113.7", expected: "127.0.0.1"),
+        ForwardingCase(trusted: [], forwardedFor: ["203.0.113.7"], expected: "127.0.0.1"),
+        ForwardingCase(trusted: ["10.0.0.0/8", "::1"], forwardedFor: ["203.0.113.7"], expected: "127.0.0.1"),
+        // IPv6 peers, by address and by range.
+        ForwardingCase(peer: "::1", trusted: ["::1"], forwardedFor: ["203.0.113.7"], expected: "203.0.113.7"),
+        ForwardingCase(peer: "2001:db8:1::5", trusted: ["2001:db8:1::/48"], forwardedFor: ["2001:db8:2::9"], expected: "2001:db8:2::9"),
+        ForwardingCase(peer: "2001:db8:3::5", trusted: ["2001:db8:1::/48"], forwardedFor: ["203.0.113.7"], expected: "2001:db8:3::5"),
+        // An IPv4 client on an IPv6 socket: the same address as IPv4.
+        ForwardingCase(peer: "::ffff:127.0.0.1", trusted: ["127.0.0.0/8"], forwardedFor: ["203.0.113.7"], expected: "203.0.113.7"),
+        ForwardingCase(peer: "::ffff:127.0.0.1", trusted: [], forwardedFor: ["203.0.113.7"], expected: "127.0.0.1"),
+    ]
+
+    @Test(arguments: resolutions)
+    func clientAddressIsTheNearestHopThatIsNotATrustedProxy(_ forwarding: ForwardingCase) throws {
+        var logger = Logger(label: "authgate-test")
+        logger.logLevel = .critical
+        let networks = forwarding.trusted.compactMap { IPNetwork($0) }
+        #expect(networks.count == forwarding.trusted.count)
+        var headers = HTTPFields()
+        for value in forwarding.forwardedFor { headers.append(HTTPField(name: HTTPField.Name("X-Forwarded-For")!, value: value)) }
+        let resolved = ClientAddress(trustedProxies: networks, logger: logger).resolve(peer: forwarding.peer, headers: headers)
+        #expect(resolved?.description == forwarding.expected)
+    }
+
+    /// Over real IPv4 sockets: what the session records as client_ip.
+    @Test(arguments: [
+        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: ["203.0.113.7"], expected: "203.0.113.7"),
+        ForwardingCase(trusted: ["127.0.0.0/8", "10.0.0.0/8"], forwardedFor: ["198.51.100.9, 10.0.0.5"], expected: "198.51.100.9"),
+        ForwardingCase(trusted: ["10.0.0.0/8"], forwardedFor: ["203.0.113.7"], expected: "127.0.0.1"),
     ])
     func sessionRecordsTheClientATrustedProxyForwards(_ forwarding: ForwardingCase) async throws {
         try await withGateway(.sqlite, configure: { $0.trustedProxies = forwarding.trusted.compactMap { IPNetwork($0) } }) { gateway in
-            #expect(gateway.config.trustedProxies.count == forwarding.trusted.count)
-            let recorded = try await recordedClientIP(port: gateway.port, forwardedFor: forwarding.forwardedFor)
+            let recorded = try await recordedClientIP(port: gateway.port, forwardedFor: forwarding.forwardedFor.first)
             #expect(recorded == forwarding.expected)
         }
     }
 
-    /// An IPv6 peer (::1), trusted by address or by range, or not trusted.
-    @Test(arguments: [
-        ForwardingCase(trusted: ["::1"], forwardedFor: "203.0.113.7", expected: "203.0.113.7"),
-        ForwardingCase(trusted: ["::/120"], forwardedFor: "2001:db8::8", expected: "2001:db8::8"),
-        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: "203.0.113.7", expected: "::1"),
-    ])
-    func ipv6PeerIsTrustedByAddressOrRange(_ forwarding: ForwardingCase) async throws {
-        try await withGateway(listeningOn: "::1", configure: { $0.trustedProxies = forwarding.trusted.compactMap { IPNetwork($0) } }) { port in
-            let recorded = try await recordedClientIP(host: "::1", port: port, forwardedFor: forwarding.forwardedFor)
-            #expect(recorded == forwarding.expected)
+    /// Over a real IPv6 socket (::1), trusted by range.
+    @Test func ipv6PeerTrustedByRangeForwardsTheClient() async throws {
+        try await withGateway(listeningOn: "::1", configure: { $0.trustedProxies = [IPNetwork("::/120")!] }) { port in
+            let recorded = try await recordedClientIP(host: "::1", port: port, forwardedFor: "2001:db8::8")
+            #expect(recorded == "2001:db8::8")
         }
     }
 
     /// An IPv4 client on an IPv6 socket is seen as ::ffff:127.0.0.1: it matches the IPv4 entry
     /// of trusted-proxies, and untrusted it is recorded as plain IPv4.
     @Test(arguments: [
-        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: "203.0.113.7", expected: "203.0.113.7"),
-        ForwardingCase(trusted: ["127.0.0.0/8"], forwardedFor: "203.0.113.7", expected: "203.0.113.7"),
-        ForwardingCase(trusted: [], forwardedFor: "203.0.113.7", expected: "127.0.0.1"),
+        ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: ["203.0.113.7"], expected: "203.0.113.7"),
+        ForwardingCase(trusted: [], forwardedFor: ["203.0.113.7"], expected: "127.0.0.1"),
     ])
     func ipv4MappedPeerIsTheSameAddressAsIPv4(_ forwarding: ForwardingCase) async throws {
         try await withGateway(listeningOn: "::ffff:127.0.0.1", configure: { $0.trustedProxies = forwarding.trusted.compactMap { IPNetwork($0) } }) { port in
-            let recorded = try await recordedClientIP(port: port, forwardedFor: forwarding.forwardedFor)
+            let recorded = try await recordedClientIP(port: port, forwardedFor: forwarding.forwardedFor.first)
             #expect(recorded == forwarding.expected)
         }
     }
