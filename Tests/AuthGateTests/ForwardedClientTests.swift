@@ -78,6 +78,7 @@ struct ForwardingCase: Sendable, CustomTestStringConvertible {
     var testDescription: String { "peer \(peer), trusted \(trusted), X-Forwarded-For \(forwardedFor) → \(expected)" }
 }
 
+// Serialized: one gateway at a time.
 @Suite(.serialized) struct ForwardedClientTests {
     static let resolutions = [
         ForwardingCase(trusted: ["127.0.0.1"], forwardedFor: ["203.0.113.7"], expected: "203.0.113.7"),

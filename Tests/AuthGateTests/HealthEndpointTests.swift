@@ -44,7 +44,8 @@ func prometheusProblems(_ text: String) -> (problems: [String], types: [String: 
     return (problems, types)
 }
 
-@Suite struct HealthEndpointTests {
+// Serialized: a MongoDB server, a gateway process and gateways, one at a time.
+@Suite(.serialized) struct HealthEndpointTests {
     @Test func healthzAnswersExactlyStatusOk() async throws {
         try await withGateway(.sqlite) { gateway in
             let health = try await gateway.client.get("/healthz")

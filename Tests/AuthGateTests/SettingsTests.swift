@@ -60,7 +60,8 @@ enum SettingForm: String, Sendable, CaseIterable, CustomTestStringConvertible {
     var testDescription: String { rawValue }
 }
 
-@Suite struct SettingsTests {
+// Serialized: a dozen runs of the binary at once would take the cores from other suites.
+@Suite(.serialized) struct SettingsTests {
     static let jwtSecret = "settings-test-jwt-secret-0123456789abcdef"
     static let sealKey = Data(repeating: 7, count: 32).base64EncodedString()
 
