@@ -6,7 +6,7 @@ import AuthGateTesting
 import Foundation
 import Testing
 
-@Suite(.serialized) struct SessionLifetimeTests {
+@Suite struct SessionLifetimeTests {
     /// With the clock moved by hand: each refresh moves the idle deadline on from its own moment,
     /// never past the absolute lifetime; a session left alone ends at its idle deadline.
     @Test(arguments: TestStoreKind.testable)
