@@ -57,7 +57,7 @@ func sameInstant(_ a: Date?, _ b: Date) -> Bool { a.map { abs($0.timeIntervalSin
                 var seen: [Int64] = []
                 while !Task.isCancelled {
                     if let version = try? await store.session(id: sid, now: Date())?.version { seen.append(version) }
-                    try? await Task.sleep(for: .milliseconds(5))
+                    try? await Task.sleep(for: .milliseconds(20))
                 }
                 return seen
             }
