@@ -15,7 +15,8 @@ struct SettingsOptions: ParsableArguments {
         parsing: .allUnrecognized,
         help: ArgumentHelp(
             "Settings as --NAME VALUE; each is also AUTHGATE_NAME and a YAML key.",
-            discussion: GatewaySetting.all.map { "--\($0.name): \($0.help)" }.joined(separator: "\n")))
+            discussion: (GatewaySetting.all.map { "--\($0.name): \($0.help)" }
+                + ["--\(GatewaySetting.routes): reverse-proxy routes, a JSON list (in the YAML file, a list)"]).joined(separator: "\n")))
     var settings: [String] = []
 
     func flags() throws -> [String: String] {

@@ -39,6 +39,7 @@ public final class LoginFlow: Sendable {
             throw .invalidRequest("username and password are required")
         }
         try LocalUsers.check(login: login)
+        let started = Date()
         let signedIn: ProviderLogin = try await regulator.regulate(login: login, clientIP: clientIP, now: now) { () throws(SessionError) in
             do {
                 return try await provider.authenticate(login: login, password: password)
@@ -58,6 +59,9 @@ public final class LoginFlow: Sendable {
             }
         }
 
+        // Lifetimes count from when the session is issued: a slow credential check (ShotGrid,
+        // argon2id under load) must not shorten them, nor hand out a session already idle-expired.
+        let now = now.addingTimeInterval(max(0, Date().timeIntervalSince(started)))
         let refreshToken = RefreshToken.generate()
         let sessionID = Identifier.random()
         let expiresAt = now.addingTimeInterval(sessionMaxTTL)

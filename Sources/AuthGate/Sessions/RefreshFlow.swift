@@ -8,6 +8,9 @@ public final class RefreshFlow: Sendable {
     public static let refreshGrace: TimeInterval = 10
     static let maxLiveRefreshTokens = 8
     static let maxRetiredRefreshTokens = 32
+    /// Compare-and-set attempts: each lost one means another refresh of the session won, so
+    /// this covers every live token of a session refreshing at once, with room for siblings.
+    static let maxUpdateAttempts = 2 * maxLiveRefreshTokens
 
     let store: any SessionStore
     let provider: any IdentityProvider
@@ -37,7 +40,7 @@ public final class RefreshFlow: Sendable {
         let hash = RefreshToken.hash(presented)
         // Compare-and-set on the session's version; a concurrent refresh of the same session makes
         // this one read again.
-        for _ in 0..<5 {
+        for _ in 0..<Self.maxUpdateAttempts {
             guard var session = try await storeCall(logger, { try await store.session(refreshHash: hash, now: now) }),
                 session.revokedAt == nil, session.isLive(at: now),
                 let index = session.refreshTokens.firstIndex(where: { $0.hash == hash })
