@@ -57,25 +57,28 @@ public final class HTTPForwarder: Service, Sendable {
             outgoing.body = .stream(SignalingBody(base: request.body, sent: sent), length: .known(Int64(length)))
         } else if request.headers[.transferEncoding] != nil {
             outgoing.body = .stream(SignalingBody(base: request.body, sent: sent), length: .unknown)
-        } else {
-            sent.signal()
         }
         let prepared = outgoing
         let answer: HTTPClientResponse
         do {
-            answer = try await withThrowingTaskGroup(of: HTTPClientResponse?.self) { group in
-                group.addTask { [client] in
-                    // The head timer below is the real limit; this deadline only backs it up.
-                    try await client.execute(prepared, deadline: .now() + .hours(1), logger: logger)
+            if prepared.body == nil {
+                // No body: the head is due `timeout` from now, the client's own deadline, no extra tasks.
+                answer = try await client.execute(prepared, deadline: .now() + .milliseconds(Int64(timeout * 1000)), logger: logger)
+            } else {
+                answer = try await withThrowingTaskGroup(of: HTTPClientResponse?.self) { group in
+                    group.addTask { [client] in
+                        // The head timer below is the real limit; this deadline only backs it up.
+                        try await client.execute(prepared, deadline: .now() + .hours(1), logger: logger)
+                    }
+                    group.addTask {
+                        await sent.wait()
+                        try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    guard let first = try await group.next(), let response = first else { throw Failure.timedOut }
+                    return response
                 }
-                group.addTask {
-                    await sent.wait()
-                    try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let response = first else { throw Failure.timedOut }
-                return response
             }
         } catch let failure as Failure {
             throw failure

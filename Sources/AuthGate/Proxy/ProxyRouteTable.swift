@@ -23,7 +23,9 @@ struct ProxyRouteTable: Sendable {
 /// a client climb out of the upstream's base path once the upstream normalises them.
 enum ProxyPath {
     static func hasDotSegment(_ path: Substring) -> Bool {
-        path.split(separator: "/", omittingEmptySubsequences: false).contains { segment in
+        // Most paths have neither: decide on the bytes before splitting anything.
+        guard path.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "%") }) else { return false }
+        return path.split(separator: "/", omittingEmptySubsequences: false).contains { segment in
             let decoded = segment.replacingOccurrences(of: "%2e", with: ".", options: .caseInsensitive)
             return decoded == "." || decoded == ".."
         }
