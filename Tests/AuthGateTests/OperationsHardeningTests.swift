@@ -60,7 +60,7 @@ import Testing
             let revoker = Revoker(store: store, view: nil, pool: nil, sessionMaxTTL: 86400, logger: Logger(label: "test"))
             let now = Date()
             try await revoker.blockAccessToken(jti: "jti-1", now: now)
-            let (batch, _) = try await store.revocations(after: nil, now: now.addingTimeInterval(86000))
+            let (batch, _) = try await store.revocations(after: nil, revokedSince: .distantPast, now: now.addingTimeInterval(86000))
             #expect(batch.tokens.map(\.jti) == ["jti-1"])
             let until = try #require(batch.tokens.first?.expiresAt)
             #expect(until.timeIntervalSince(now) >= 86400)

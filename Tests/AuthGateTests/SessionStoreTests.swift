@@ -63,7 +63,7 @@ func sampleSession(id: String = Identifier.random(), userID: String = "u1", logi
             #expect(try await !store.revokeSession(id: c.id, at: now))
             #expect(Set(try await store.revokeSessions(.userID("u1"), at: now)) == Set([a.id, b.id]))
             try await store.revokeToken(RevokedToken(jti: "j1", sessionID: c.id, revokedAt: now, expiresAt: now.addingTimeInterval(60)))
-            let (batch, cursor) = try await store.revocations(after: nil, now: now)
+            let (batch, cursor) = try await store.revocations(after: nil, revokedSince: now.addingTimeInterval(-60), now: now)
             #expect(Set(batch.sessions.map(\.id)) == Set([a.id, b.id, c.id]))
             #expect(batch.tokens.map(\.jti) == ["j1"])
             #expect(try await store.sessions(.all, now: now).isEmpty)
@@ -74,9 +74,13 @@ func sampleSession(id: String = Identifier.random(), userID: String = "u1", logi
             try await store.insertSession(late)
             #expect(try await store.revokeSession(id: late.id, at: now.addingTimeInterval(-3600)))
             try await store.revokeToken(RevokedToken(jti: "j2", sessionID: late.id, revokedAt: now.addingTimeInterval(-3600), expiresAt: now.addingTimeInterval(60)))
-            let (newer, next) = try await store.revocations(after: cursor, now: now)
+            let (newer, next) = try await store.revocations(after: cursor, revokedSince: now.addingTimeInterval(-60), now: now)
             #expect(newer.sessions.map(\.id).contains(late.id) && newer.tokens.map(\.jti).contains("j2"))
             #expect(next != nil)
+            // Nothing new: the cursor stays where it was (never walks back, never resets to a full load).
+            let (nothing, same) = try await store.revocations(after: next, revokedSince: now.addingTimeInterval(-60), now: now)
+            #expect(same == next)
+            #expect(nothing.sessions.isEmpty || nothing.sessions.allSatisfy { [late.id, a.id, b.id, c.id].contains($0.id) })
         }
     }
 

@@ -36,7 +36,9 @@ public final class GatewayComponents: Sendable {
         self.registry = registry
         store = try Self.openStore(config)
         pool = UpstreamPool(capacity: config.poolSize, idleTimeout: config.poolIdle)
-        revocations = RevocationView()
+        // A revoked session's tokens can be presented until they expire: issued at most the access
+        // TTL before the revocation, with the skew, and a minute for instances' clocks.
+        revocations = RevocationView(horizon: config.accessTTL + JWTCodec.clockSkew + 60)
         sessionCache = SessionCache(capacity: config.sessionCacheSize, idleTimeout: config.poolIdle)
         let sealer = Sealer(ring: self.keys)
         do {

@@ -16,8 +16,8 @@ public final class LoginRegulator: Sendable {
     let logger: Logger
     /// Attempts running now on this instance, by key.
     private let inFlight = NIOLockedValueBox<[String: Int]>([:])
-    static let maxInFlightPerLogin = 2
-    static let maxInFlightPerAddress = 8
+    static let maxInFlightPerLogin = 4
+    static let maxInFlightPerAddress = 16
 
     public init(store: any SessionStore, maxFailures: Int, window: TimeInterval, ban: TimeInterval, audit: AuditLog, logger: Logger) {
         self.store = store

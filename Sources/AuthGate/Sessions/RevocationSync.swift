@@ -14,6 +14,7 @@ public struct RevocationSync: Service {
     /// Now and then every unexpired revocation is read again, whatever the cursor: a safety net
     /// under the incremental polls (an index rebuilt, a clock stepped back on a database host).
     static let fullReloadInterval: TimeInterval = 60
+    static let writerClockMargin: TimeInterval = 600
 
     public init(store: any SessionStore, view: RevocationView, pool: UpstreamPool, cache: SessionCache? = nil, interval: TimeInterval, logger: Logger) {
         self.store = store
@@ -28,7 +29,10 @@ public struct RevocationSync: Service {
     @discardableResult
     public func poll(cursor: RevocationCursor?) async throws -> RevocationCursor? {
         let started = Date()
-        let (batch, next) = try await store.revocations(after: cursor, now: started)
+        // Older revocations' access tokens have all expired; the margin covers writers whose clock
+        // lags (the incremental polls, in the store's order, do not depend on it at all).
+        let revokedSince = started.addingTimeInterval(-(view.horizon + Self.writerClockMargin))
+        let (batch, next) = try await store.revocations(after: cursor, revokedSince: revokedSince, now: started)
         // A session revoked elsewhere (another instance, the CLI) leaves this instance's pool and
         // cache too, so its upstream token does not stay in memory.
         for sessionID in view.apply(batch, syncedAt: started) {

@@ -1,5 +1,8 @@
 // RevocationView: this instance's in-memory copy of the revoked sessions and tokens, so that
 // /auth/verify needs no store round trip. RevocationSync keeps it within a poll of the store.
+// A revoked session is kept only as long as an access token issued before its revocation can
+// live (`horizon`: the access TTL plus the skew), not until the session would have expired:
+// no token is issued for it afterwards, so the view holds minutes of revocations, not a day's.
 public import Foundation
 import NIOConcurrencyHelpers
 
@@ -12,14 +15,19 @@ public final class RevocationView: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    /// How long after a revocation its session's access tokens can still be presented.
+    public let horizon: TimeInterval
 
-    public init() {}
+    public init(horizon: TimeInterval = .infinity) { self.horizon = horizon }
 
     public func isRevoked(sessionID: String, jti: String) -> Bool {
         state.withLockedValue { $0.sessions[sessionID] != nil || $0.tokens[jti] != nil }
     }
 
-    func addSession(_ id: String, expiresAt: Date) { state.withLockedValue { $0.sessions[id] = expiresAt } }
+    func addSession(_ id: String, expiresAt: Date, now: Date = Date()) {
+        let until = min(expiresAt, now.addingTimeInterval(horizon))
+        state.withLockedValue { $0.sessions[id] = min($0.sessions[id] ?? until, until) }
+    }
     func addToken(_ jti: String, expiresAt: Date) { state.withLockedValue { $0.tokens[jti] = expiresAt } }
 
     /// Merges what the store reported and prunes what has expired (its tokens cannot verify anyway).
@@ -28,8 +36,12 @@ public final class RevocationView: Sendable {
     func apply(_ batch: RevocationBatch, syncedAt: Date) -> [String] {
         state.withLockedValue { state in
             var newlyRevoked: [String] = []
+            let latest = syncedAt.addingTimeInterval(horizon)
             for entry in batch.sessions {
-                if state.sessions.updateValue(entry.expiresAt, forKey: entry.id) == nil { newlyRevoked.append(entry.id) }
+                // Seen before: its deadline stands (a reload must not keep it forever).
+                guard state.sessions[entry.id] == nil else { continue }
+                state.sessions[entry.id] = min(entry.expiresAt, latest)
+                newlyRevoked.append(entry.id)
             }
             for entry in batch.tokens { state.tokens[entry.jti] = entry.expiresAt }
             // Keep entries a little past expiry: an access token may outlive its session by the skew.

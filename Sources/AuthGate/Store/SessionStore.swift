@@ -75,7 +75,9 @@ public protocol SessionStore: Sendable {
     /// Unexpired sessions and tokens revoked after `cursor` in the store's own order (every one
     /// when nil), and the cursor to ask from next time. The order is the store's, never a
     /// writer's clock, so a revocation from a slow or lagging writer is not skipped.
-    func revocations(after cursor: RevocationCursor?, now: Date) async throws -> (batch: RevocationBatch, next: RevocationCursor?)
+    /// A full load (nil cursor) skips sessions revoked before `revokedSince`: their access tokens
+    /// have all expired.
+    func revocations(after cursor: RevocationCursor?, revokedSince: Date, now: Date) async throws -> (batch: RevocationBatch, next: RevocationCursor?)
 
     func insertUser(_ user: UserRecord) async throws
     func user(login: String) async throws -> UserRecord?

@@ -149,12 +149,14 @@ public final class MongoSessionStore: SessionStore {
     /// Writes still becoming visible when a poll reads: read this far behind the last one seen.
     static let cursorOverlap: TimeInterval = 5
 
-    public func revocations(after cursor: RevocationCursor?, now: Date) async throws -> (batch: RevocationBatch, next: RevocationCursor?) {
-        var since: Date?
-        if case .storeTime(let last) = cursor { since = last.addingTimeInterval(-Self.cursorOverlap) }
+    public func revocations(after cursor: RevocationCursor?, revokedSince: Date, now: Date) async throws -> (batch: RevocationBatch, next: RevocationCursor?) {
+        var previous: Date?
+        if case .storeTime(let last) = cursor { previous = last }
+        let since = previous.map { $0.addingTimeInterval(-Self.cursorOverlap) }
+        let carried = previous
         let unexpired: BSON = .document(["$gt": .date(now)])
         let sessionQuery: BSONDocument = since.map { ["revoked_stored_at": .document(["$gte": .date($0)]), "expires_at": unexpired] }
-            ?? ["revoked_at": .document(["$ne": .null]), "expires_at": unexpired]
+            ?? ["revoked_at": .document(["$gte": .date(revokedSince)]), "expires_at": unexpired]
         let tokenQuery: BSONDocument = since.map { ["revoked_stored_at": .document(["$gte": .date($0)]), "expires_at": unexpired] }
             ?? ["expires_at": unexpired]
         let projection: BSONDocument = ["projection": .document(["_id": .int32(1), "expires_at": .int32(1), "revoked_stored_at": .int32(1)])]
@@ -169,7 +171,9 @@ public final class MongoSessionStore: SessionStore {
             let batch = RevocationBatch(
                 sessions: try entries("sessions", sessionQuery).map { (id: $0.0, expiresAt: $0.1) },
                 tokens: try entries("revoked_tokens", tokenQuery).map { (jti: $0.0, expiresAt: $0.1) })
-            return (batch, latest.map(RevocationCursor.storeTime) ?? cursor)
+            // Nothing stored since: carry on from where this poll looked (a full load looked back
+            // to `revokedSince`), never from nil, which would make every next poll a full load.
+            return (batch, .storeTime(max(latest ?? .distantPast, carried ?? revokedSince)))
         }
     }
 

@@ -217,8 +217,9 @@ public final class SQLiteSessionStore: SessionStore {
         }
     }
 
-    public func revocations(after cursor: RevocationCursor?, now: Date) async throws -> (batch: RevocationBatch, next: RevocationCursor?) {
+    public func revocations(after cursor: RevocationCursor?, revokedSince: Date, now: Date) async throws -> (batch: RevocationBatch, next: RevocationCursor?) {
         let nowValue = SQLiteValue(now)
+        let sinceValue = SQLiteValue(revokedSince)
         var after: Int64?
         if case .sequence(let seq) = cursor { after = seq }
         let start = after
@@ -227,7 +228,7 @@ public final class SQLiteSessionStore: SessionStore {
             let latest = try c.query("SELECT COALESCE(MAX(seq), 0) FROM revocation_log").first?[0].int ?? 0
             guard let start else {
                 let sessions = try c.query(
-                    "SELECT id, expires_at FROM sessions WHERE revoked_at IS NOT NULL AND expires_at > ?", [nowValue]
+                    "SELECT id, expires_at FROM sessions WHERE revoked_at >= ? AND expires_at > ?", [sinceValue, nowValue]
                 ).compactMap { row in row[0].string.flatMap { id in row[1].date.map { (id: id, expiresAt: $0) } } }
                 let tokens = try c.query("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?", [nowValue])
                     .compactMap { row in row[0].string.flatMap { jti in row[1].date.map { (jti: jti, expiresAt: $0) } } }
