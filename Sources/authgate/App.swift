@@ -3,21 +3,12 @@ import ArgumentParser
 import AuthGate
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
 
 @main
 struct Main {
     static func main() async {
         do {
             var command = try AuthGateCommand.parseAsRoot()
-            if command is Serve {
-                // Swift Concurrency's jobs run on the event loops themselves, so a request no
-                // longer hops between NIO's threads and the cooperative pool (profiles of verify
-                // and the proxy were dominated by those switches). Safe here because every
-                // blocking C call runs on a thread pool of its own, never on an async task.
-                NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-            }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -135,4 +135,26 @@ func prometheusProblems(_ text: String) -> (problems: [String], types: [String: 
             #expect(lines.contains { $0.hasPrefix("authgate_upstream_pool_entries ") && Double($0.split(separator: " ")[1]) == 0 }, "\(metrics.text)")
         }
     }
+
+    /// Request metrics keep Hummingbird's names and labels (dashboards are written against them),
+    /// and a method outside the standard nine is counted as `_OTHER`, never as a label of its own.
+    @Test func requestMetricsCountEachRouteAndFoldOtherMethods() async throws {
+        try await withGatewayProcess([]) { gateway in
+            #expect(try await gateway.client.get("/auth/verify").status == 401)
+            #expect(try await gateway.client.get("/no-such-path").status == 404)
+            for method in ["PROPFIND", "MKCOL"] { #expect(try await gateway.client.send(method, "/auth/verify").status == 404) }
+            let text = try await gateway.client.get("/metrics").text
+            let lines = text.split(separator: "\n").map(String.init)
+            func sample(_ prefix: String) -> Double? {
+                lines.first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+            let verify = #"http_route="/auth/verify",http_request_method="GET""#
+            #expect(sample(#"hb_requests{\#(verify),http_response_status_code="401"} "#) == 1, "\(text)")
+            #expect(sample(#"http_server_request_duration_count{\#(verify),http_response_status_code="401"} "#) == 1, "\(text)")
+            // A route the router does not know throws: counted as an error too.
+            #expect(sample(#"hb_request_errors{http_route="NotFound",http_request_method="GET",error_type="404"} "#) == 1, "\(text)")
+            #expect(sample(#"hb_requests{http_route="NotFound",http_request_method="_OTHER",http_response_status_code="404"} "#) == 2, "\(text)")
+            #expect(!text.contains("PROPFIND") && !text.contains("MKCOL"), "\(text)")
+        }
+    }
 }

@@ -14,7 +14,7 @@ public enum Gateway {
         // only unmatched paths: a preflight for a proxied path is answered here, never a 401.
         router.add(middleware: CORSMiddleware(origins: origins))
         router.add(middleware: ErrorMiddleware(routes: components.config.routes))
-        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RequestMetricsMiddleware())
         HealthController(readiness: components.readiness, registry: components.registry).addRoutes(to: router)
         let auth = router.group("auth")
         AuthController(
