@@ -713,12 +713,12 @@ public final class FakeShotGrid: Sendable {
     }
 
     private static func jsonResponse(status: Int, _ value: JSONValue) -> Response {
-        var text = ""
-        value.write(to: &text)
+        // Every value here is a plain JSON value, so encoding cannot fail.
+        let data = (try? JSONEncoder().encode(value)) ?? Data("null".utf8)
         return Response(
             status: .init(code: status),
             headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-cache, max-age=0"],
-            body: .init(byteBuffer: ByteBuffer(string: text))
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
         )
     }
 
@@ -784,7 +784,7 @@ struct FakeShotGridMiddleware: RouterMiddleware {
     }
 }
 
-/// Minimal JSON value that keeps object keys in the order given (ShotGrid's order).
+/// A JSON value of the fake's answers, built in the shapes ShotGrid answers with.
 private indirect enum JSONValue {
     case string(String)
     case int(Int)
@@ -802,52 +802,37 @@ private indirect enum JSONValue {
         case .null, .array, .object: ""
         }
     }
+}
 
-    func write(to out: inout String) {
-        switch self {
-        case .string(let string):
-            Self.writeString(string, to: &out)
-        case .int(let int):
-            out += String(int)
-        case .bool(let bool):
-            out += bool ? "true" : "false"
-        case .null:
-            out += "null"
-        case .array(let values):
-            out += "["
-            for (index, value) in values.enumerated() {
-                if index > 0 { out += "," }
-                value.write(to: &out)
-            }
-            out += "]"
-        case .object(let members):
-            out += "{"
-            for (index, member) in members.enumerated() {
-                if index > 0 { out += "," }
-                Self.writeString(member.0, to: &out)
-                out += ":"
-                member.1.write(to: &out)
-            }
-            out += "}"
-        }
+/// Rendered by Foundation's encoder, like any other JSON the project writes outside the hot path.
+extension JSONValue: Encodable {
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
-    private static func writeString(_ string: String, to out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                out.unicodeScalars.append(scalar)
-            }
+    func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .string(let string):
+            var container = encoder.singleValueContainer()
+            try container.encode(string)
+        case .int(let int):
+            var container = encoder.singleValueContainer()
+            try container.encode(int)
+        case .bool(let bool):
+            var container = encoder.singleValueContainer()
+            try container.encode(bool)
+        case .null:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        case .array(let values):
+            var container = encoder.unkeyedContainer()
+            for value in values { try container.encode(value) }
+        case .object(let members):
+            var container = encoder.container(keyedBy: Key.self)
+            for (name, value) in members { try container.encode(value, forKey: Key(stringValue: name)) }
         }
-        out += "\""
     }
 }

@@ -27,6 +27,9 @@ public final class HTTPForwarder: Service, Sendable {
         // A refused or unreachable upstream is 502 now, as nginx answers it, rather than a
         // request parked while the client backs off and retries until the head timeout (504).
         configuration.connectionPool.retryConnectionEstablishment = false
+        // The gateway bootstraps no tracer; without this the no-op one still costs a URL parse
+        // and a span's attributes per proxied request (about 5 % of the proxy's CPU in perf).
+        configuration.tracing.tracer = nil
         client = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
     }
 
