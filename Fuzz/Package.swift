@@ -27,6 +27,7 @@ let package = Package(
             dependencies: [
                 "CLibFuzzer",
                 .product(name: "AuthGate", package: "authgate"),
+                .product(name: "AuthGateTesting", package: "authgate"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

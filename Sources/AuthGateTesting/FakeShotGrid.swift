@@ -557,7 +557,7 @@ public final class FakeShotGrid: Sendable {
             .object([
                 ("token_type", .string("Bearer")),
                 ("access_token", .string(issued.access)),
-                ("expires_in", .int(issued.expiresIn)),
+                ("expires_in", .integer(Int64(issued.expiresIn))),
                 ("refresh_token", .string(issued.refresh)),
             ])
         )
@@ -625,7 +625,7 @@ public final class FakeShotGrid: Sendable {
             ("type", .string(type)),
             ("attributes", .object(attributes)),
             ("relationships", .object([])),
-            ("id", .int(id)),
+            ("id", .integer(Int64(id))),
             ("links", .object([("self", .string("/api/v1/entity/\(collection)/\(id)"))])),
         ])
     }
@@ -699,8 +699,8 @@ public final class FakeShotGrid: Sendable {
                     .array([
                         .object([
                             ("id", .string(self.randomHex(bytes: 16))),
-                            ("status", .int(status)),
-                            ("code", .int(code)),
+                            ("status", .integer(Int64(status))),
+                            ("code", .integer(Int64(code))),
                             ("title", .string(title)),
                             ("source", sourceValue),
                             ("detail", detail.map { .string($0) } ?? .null),
@@ -780,59 +780,6 @@ struct FakeShotGridMiddleware: RouterMiddleware {
             return try await self.server.handle(request, context: context)
         } catch let error as HTTPError {
             return FakeShotGrid.errorResponse(status: error.status.code, code: 103, title: error.status.reasonPhrase, detail: error.body)
-        }
-    }
-}
-
-/// A JSON value of the fake's answers, built in the shapes ShotGrid answers with.
-private indirect enum JSONValue {
-    case string(String)
-    case int(Int)
-    case bool(Bool)
-    case null
-    case array([JSONValue])
-    case object([(String, JSONValue)])
-
-    /// A scalar as text, for filter comparisons.
-    var text: String {
-        switch self {
-        case .string(let string): string
-        case .int(let int): String(int)
-        case .bool(let bool): bool ? "true" : "false"
-        case .null, .array, .object: ""
-        }
-    }
-}
-
-/// Rendered by Foundation's encoder, like any other JSON the project writes outside the hot path.
-extension JSONValue: Encodable {
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        switch self {
-        case .string(let string):
-            var container = encoder.singleValueContainer()
-            try container.encode(string)
-        case .int(let int):
-            var container = encoder.singleValueContainer()
-            try container.encode(int)
-        case .bool(let bool):
-            var container = encoder.singleValueContainer()
-            try container.encode(bool)
-        case .null:
-            var container = encoder.singleValueContainer()
-            try container.encodeNil()
-        case .array(let values):
-            var container = encoder.unkeyedContainer()
-            for value in values { try container.encode(value) }
-        case .object(let members):
-            var container = encoder.container(keyedBy: Key.self)
-            for (name, value) in members { try container.encode(value, forKey: Key(stringValue: name)) }
         }
     }
 }

@@ -46,19 +46,14 @@ public enum TestEnvironment {
 
     /// A loopback port the kernel just handed out and nothing listens on.
     public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TestSetupError("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        // Reserved and released at once: free now, though another test may take it later.
+        try RefusingPort().port
     }
+
+    /// A loopback port that refuses connections for as long as the reservation lives: bound but
+    /// never listening, so no other test's server can take it in the meantime and no outgoing
+    /// connection can pick it as its own port (a TCP self-connect, which would answer instead).
+    public static func refusingPort() throws -> RefusingPort { try RefusingPort() }
 
     /// The URI with its database path replaced.
     public static func withDatabase(_ uri: String, _ database: String) -> String {
@@ -149,4 +144,30 @@ extension GatewayConfig {
         config.storeTimeout = 2
         return config
     }
+}
+
+/// A loopback port held bound and not listening; see `TestEnvironment.refusingPort()`.
+public final class RefusingPort: Sendable {
+    public let port: Int
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else {
+            close(fd)
+            throw TestSetupError("no free port")
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
 }

@@ -47,6 +47,26 @@ import Testing
         #expect(throws: JWTError.self) { try ours(json) }
     }
 
+    /// Found by scripts/fuzz (jwt): a member name the reader skips held invalid UTF-8 and passed.
+    @Test func skippedMemberNamesMustBeValidUTF8() throws {
+        func claims(_ name: [UInt8]) -> [UInt8] { [UInt8(ascii: "{")] + name + Array(#":1,"#.utf8) + Array(Self.baseClaims.utf8.dropFirst()) }
+        func read(_ json: [UInt8]) throws(JWTError) -> AccessClaims {
+            try json.withUnsafeBytes { bytes in Result { () throws(JWTError) in try JWTCodec.claims(bytes) } }.get()
+        }
+        _ = try read(claims(Array(#""tx""#.utf8)))
+        #expect(throws: JWTError.malformed) { try read(claims([0x22, 0x74, 0xFF, 0x9C, 0x22])) }
+
+        let ring = KeyRing.generate()
+        func header(_ name: [UInt8]) -> [UInt8] {
+            Array(Base64URL.encode(Array(#"{"alg":"HS256","#.utf8) + name + Array(#":"JWT","kid":"\#(ring.activeSigningKeyID)"}"#.utf8)).utf8)
+        }
+        func signer(_ segment: [UInt8]) throws(JWTError) -> String {
+            try segment.withUnsafeBytes { bytes in Result { () throws(JWTError) in try JWTCodec.signer(for: bytes, in: ring).key.id } }.get()
+        }
+        #expect(try signer(header(Array(#""tx""#.utf8))) == ring.activeSigningKeyID)
+        #expect(throws: JWTError.malformed) { try signer(header([0x22, 0x74, 0xFF, 0x9C, 0x22])) }
+    }
+
     @Test func missingExpiryIsNamedAndRepeatedClaimsAreRefused() {
         let noExp = Self.baseClaims.replacingOccurrences(of: #","exp":1700000900"#, with: "")
         #expect(throws: JWTError.missingExpiry) { try ours(noExp) }

@@ -163,8 +163,9 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
 
     @Test func storeUnreachableExits3() async throws {
         let directory = try TestEnvironment.temporaryDirectory()
-        let closedPort = try TestEnvironment.freePort()
-        let mongo = OperatorCLI(store: "mongodb://127.0.0.1:\(closedPort)/authgate", keysPath: directory + "/keys.json", settings: ["AUTHGATE_STORE_TIMEOUT": "1"])
+        let closed = try TestEnvironment.refusingPort()
+        defer { withExtendedLifetime(closed) {} }
+        let mongo = OperatorCLI(store: "mongodb://127.0.0.1:\(closed.port)/authgate", keysPath: directory + "/keys.json", settings: ["AUTHGATE_STORE_TIMEOUT": "1"])
         let listed = try await mongo.run(["sessions", "list"])
         #expect(listed.status == 3, "\(listed)")
         let sqlite = OperatorCLI(store: "sqlite:\(directory)/missing/dir/authgate.db", keysPath: directory + "/keys.json")

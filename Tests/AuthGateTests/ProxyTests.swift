@@ -141,9 +141,10 @@ func accessToken(_ gateway: TestGateway, _ username: String = "alice", _ passwor
     }
 
     @Test func upstreamDownIs502SlowIs504BrokenIsNeverComplete() async throws {
-        let closed = try TestEnvironment.freePort()
+        let closed = try TestEnvironment.refusingPort()
+        defer { withExtendedLifetime(closed) {} }
         try await withProxy(routes: { echo in
-            #"[{"prefix":"/down","upstream":"http://127.0.0.1:\#(closed)"},{"prefix":"/api","upstream":"\#(echo.baseURL)","timeout":1}]"#
+            #"[{"prefix":"/down","upstream":"http://127.0.0.1:\#(closed.port)"},{"prefix":"/api","upstream":"\#(echo.baseURL)","timeout":1}]"#
         }) { gateway, echo in
             let token = try await accessToken(gateway)
             let down = try await gateway.client.get("/down/x", bearer: token)

@@ -1,47 +1,11 @@
 // WireTarget: the gateway's own JSON encoder (every answer body, the CLI's --json) on values the
 // fuzzer builds: whatever it writes, Foundation's parser must read back as the same value.
 @testable import AuthGate
+import AuthGateTesting
 import Foundation
 
 enum WireTarget {
-    indirect enum Value: Encodable {
-        case string(String), integer(Int64), number(Double), bool(Bool), null
-        case array([Value])
-        case object([(String, Value)])
-
-        struct Key: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            switch self {
-            case .string(let text):
-                var container = encoder.singleValueContainer()
-                try container.encode(text)
-            case .integer(let number):
-                var container = encoder.singleValueContainer()
-                try container.encode(number)
-            case .number(let number):
-                var container = encoder.singleValueContainer()
-                try container.encode(number)
-            case .bool(let flag):
-                var container = encoder.singleValueContainer()
-                try container.encode(flag)
-            case .null:
-                var container = encoder.singleValueContainer()
-                try container.encodeNil()
-            case .array(let values):
-                var container = encoder.unkeyedContainer()
-                for value in values { try container.encode(value) }
-            case .object(let pairs):
-                var container = encoder.container(keyedBy: Key.self)
-                for (key, value) in pairs { try container.encode(value, forKey: Key(stringValue: key)) }
-            }
-        }
-    }
+    typealias Value = JSONValue
 
     static func value(_ input: inout FuzzInput, depth: Int) -> Value {
         switch input.choice(depth < 8 ? 7 : 5) {

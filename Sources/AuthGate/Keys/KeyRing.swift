@@ -75,6 +75,7 @@ public struct KeyRing: Sendable {
     public static func generate() -> KeyRing {
         let signing = KeyRingKey(id: newKeyID(), material: Sodium.randomBytes(32), createdAt: Date())
         let sealing = KeyRingKey(id: newKeyID(), material: Sodium.randomBytes(sealingKeyBytes), createdAt: Date())
+        // Cannot throw: fresh keys of the right sizes, each active one in its list.
         return try! KeyRing(signingKeys: [signing], activeSigningKeyID: signing.id, sealingKeys: [sealing], activeSealingKeyID: sealing.id)
     }
 
@@ -82,6 +83,7 @@ public struct KeyRing: Sendable {
     public func rotated() -> KeyRing {
         let signing = KeyRingKey(id: Self.newKeyID(), material: Sodium.randomBytes(32), createdAt: Date())
         let sealing = KeyRingKey(id: Self.newKeyID(), material: Sodium.randomBytes(Self.sealingKeyBytes), createdAt: Date())
+        // Cannot throw: a valid ring plus fresh keys with new ids.
         return try! KeyRing(
             signingKeys: [signing] + signingKeys, activeSigningKeyID: signing.id,
             sealingKeys: [sealing] + sealingKeys, activeSealingKeyID: sealing.id)
