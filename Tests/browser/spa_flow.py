@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import time
+import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,7 +22,12 @@ import urllib.request
 os.environ.setdefault("SE_OFFLINE", "true")
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -55,7 +61,9 @@ class Flow:
 
     def wait(self, condition, message, timeout=15):
         try:
-            result = WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(lambda d: condition())
+            # A page may be replaced while a condition reads it: that is "not yet", asked again.
+            result = WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                                   ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(lambda d: condition())
         except TimeoutException:
             raise CheckFailed(f"timed out: {message} (at {self.driver.current_url})") from None
         self.ok(message)
@@ -100,14 +108,33 @@ class Flow:
     def signed_in(self):
         return self.driver.execute_script("return document.body && document.body.dataset.state") == "signed-in"
 
+    def wait_to_leave(self, page):
+        """Until `page` (an element of the page being left) belongs to no document any more.
+        Mid-navigation Chromium may say so as an inspector error instead of a stale element."""
+        def gone(_):
+            try:
+                page.is_enabled()
+                return False
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as error:
+                if "does not belong to the document" in str(error) or "No node with given id" in str(error):
+                    return True
+                raise
+        WebDriverWait(self.driver, 15, poll_frequency=0.05).until(gone)
+
     def submit_sign_in(self, username, password):
-        """Keyboard only: fill the fields and press Enter, as a person without a mouse would."""
+        """Keyboard only: fill the fields and press Enter, as a person without a mouse would.
+        Waits until the browser has left the page it submitted (the form is a plain POST), so
+        nothing after this reads the old page's elements."""
+        page = self.driver.find_element(By.TAG_NAME, "html")
         field = self.by_id("username")
         field.send_keys(Keys.CONTROL, "a")
         field.send_keys(username)
         field.send_keys(Keys.TAB)
         self.check(self.active_id() == "password", "Tab moves from the username to the password field")
         self.driver.switch_to.active_element.send_keys(password, Keys.ENTER)
+        self.wait_to_leave(page)
 
     # -- the scenario -------------------------------------------------------------------------
 
@@ -150,7 +177,9 @@ class Flow:
         self.screenshot("sign-in-error.png")
 
         # 3. The right password: back in the app, which shows the user.
+        page = d.find_element(By.TAG_NAME, "html")
         self.by_id("password").send_keys(self.args.password, Keys.ENTER)
+        self.wait_to_leave(page)
         self.wait(self.signed_in, "the app shows the signed-in user after signing in")
         signed_in_at = time.monotonic()
         self.check(d.current_url == self.app, "sign-in returns to the app's URL", d.current_url)
@@ -261,6 +290,9 @@ def main():
         flow.run()
     except (CheckFailed, WebDriverException) as error:
         print(f"FAIL: {error}", flush=True)
+        if isinstance(error, WebDriverException):
+            # Which step the browser refused, not only what it said.
+            traceback.print_exc(limit=-3, file=sys.stdout)
         try:
             flow.screenshot("failure.png")
             print("page text: " + driver.find_element(By.TAG_NAME, "body").text[:2000].replace("\n", " | "), flush=True)
