@@ -239,7 +239,7 @@ struct JWTJSONScanner {
                 skipWhitespace()
                 if try !member(&self, name) {
                     // A name we do not read must still be a valid string (UTF-8, escapes), as
-                    // RFC 7515 asks of the whole header: found by scripts/fuzz (jwt).
+                    // RFC 7515 and 7519 ask of header and claims: found by scripts/fuzz (jwt).
                     _ = try decode(name)
                     try skipValue(depth: 1)
                 }
