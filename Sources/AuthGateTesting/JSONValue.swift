@@ -1,6 +1,8 @@
 // JSONValue: a JSON value built in code, members in a given order, for the test tools that write
 // JSON of a chosen shape (the fake ShotGrid's answers, the fuzzer's values for the wire encoder).
 // It is rendered by whichever Encoder it is given.
+import AuthGate
+
 public indirect enum JSONValue: Encodable, Sendable {
     case string(String), integer(Int64), number(Double), bool(Bool), null
     case array([JSONValue])
@@ -15,13 +17,6 @@ public indirect enum JSONValue: Encodable, Sendable {
         case .bool(let flag): flag ? "true" : "false"
         case .null, .array, .object: ""
         }
-    }
-
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -45,8 +40,8 @@ public indirect enum JSONValue: Encodable, Sendable {
             var container = encoder.unkeyedContainer()
             for value in values { try container.encode(value) }
         case .object(let pairs):
-            var container = encoder.container(keyedBy: Key.self)
-            for (key, value) in pairs { try container.encode(value, forKey: Key(stringValue: key)) }
+            var container = encoder.container(keyedBy: DynamicCodingKey.self)
+            for (key, value) in pairs { try container.encode(value, forKey: DynamicCodingKey(key)) }
         }
     }
 }

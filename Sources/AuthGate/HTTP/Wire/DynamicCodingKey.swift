@@ -1,10 +1,10 @@
-// DynamicCodingKey: a member name known only at run time (a readiness check, a log field), for
-// wire shapes whose keys are data.
+// DynamicCodingKey: a member name known only at run time (a readiness check, a log field, a test
+// tool's JSON member), for wire shapes whose keys are data.
 
-struct DynamicCodingKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ name: String) { stringValue = name }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
+public struct DynamicCodingKey: CodingKey {
+    public var stringValue: String
+    public var intValue: Int? { nil }
+    public init(_ name: String) { stringValue = name }
+    public init?(stringValue: String) { self.stringValue = stringValue }
+    public init?(intValue: Int) { nil }
 }
