@@ -23,18 +23,6 @@ public enum IdentityHeaders {
     /// Header values cannot carry control characters; anything outside printable ASCII (and `%`)
     /// is percent-encoded, so a display name can neither inject nor break headers.
     static func value(_ text: String) -> String {
-        let utf8 = text.utf8
-        if utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "%") }) { return text }
-        let hex = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count * 3)
-        for byte in utf8 {
-            if byte >= 0x20 && byte < 0x7f && byte != UInt8(ascii: "%") {
-                out.append(byte)
-            } else {
-                out.append(contentsOf: [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        PercentEncoding.encode(text) { $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "%") }
     }
 }
