@@ -25,6 +25,9 @@ final class ConnectionTally: Sendable {
 
     var count: Int { self.seen.withLock { $0.channels.count } }
 
+    /// How many of them are still open.
+    var open: Int { self.seen.withLock { $0.channels.values.filter { $0.channel.isActive }.count } }
+
     func reset() {
         self.seen.withLock { $0.channels.removeAll() }
     }

@@ -14,6 +14,9 @@
 //   …/break-mid-body/chunked    the same without Content-Length (chunked encoding)
 //   …/headers                   hop-by-hop response headers a proxy must strip, and ones it
 //                               keeps; then the connection closes, as its `Connection: close` says
+//   …/hang-up-on-reuse          on a connection that already served a request: closed without
+//                               an answer (an upstream whose keep-alive ran out as the request
+//                               came); on a new connection: the echo
 // Anything else: 200 with the echo JSON {"method","path","query","headers":[[name,value]…],
 // "body_size","body_sha256","connection"}.
 //
@@ -97,6 +100,9 @@ public final class EchoUpstream: Sendable {
     /// Distinct TCP connections that sent at least one request.
     public var acceptedConnections: Int { self.tally.count }
 
+    /// How many of the connections that brought requests are still open.
+    public var openConnections: Int { self.tally.open }
+
     /// Forgets the recorded requests and the connections seen.
     public func reset() {
         self.recorded.withLock { $0.removeAll() }
@@ -119,6 +125,7 @@ public final class EchoUpstream: Sendable {
         case status(Int)
         case breakMidBody(chunked: Bool)
         case headers
+        case hangUpOnReuse
 
         init(path: String) {
             let segments = path.split(separator: "/").suffix(2).map(String.init)
@@ -133,6 +140,7 @@ public final class EchoUpstream: Sendable {
             case (_, "break-mid-body"): self = .breakMidBody(chunked: false)
             case (_, "upload"): self = .upload
             case (_, "headers"): self = .headers
+            case (_, "hang-up-on-reuse"): self = .hangUpOnReuse
             default: self = .echo
             }
         }
@@ -179,6 +187,11 @@ public final class EchoUpstream: Sendable {
         switch Route(path: path) {
         case .echo:
             return Self.json(Self.echo(record))
+        case .hangUpOnReuse:
+            let reused = self.recorded.withLock { recorded in recorded.dropLast().contains { $0.connection == connection } }
+            guard reused else { return Self.json(Self.echo(record)) }
+            try await context.channel.close()
+            throw CancellationError()
         case .download(let bytes):
             var response = Response(status: .ok, body: DownloadPattern.responseBody(count: bytes))
             response.headers[.contentType] = "application/octet-stream"

@@ -146,6 +146,11 @@ public final class RawHTTPConnection {
         try await self.outbound.write(ByteBuffer(string: text))
     }
 
+    /// Half-closes the connection: nothing more is sent, answers can still be read.
+    public func finishWriting() {
+        self.outbound.finish()
+    }
+
     private func framedHeaders(_ headers: [HeaderLine], contentLength: Int?) -> [HeaderLine] {
         var lines = headers
         if headers.first("Host") == nil { lines.insert(HeaderLine("Host", "\(host):\(port)"), at: 0) }
@@ -156,10 +161,25 @@ public final class RawHTTPConnection {
     }
 
     private func writeHead(_ method: String, _ target: String, _ headers: [HeaderLine]) async throws {
+        try await self.outbound.write(ByteBuffer(string: Self.head(method, target, headers)))
+    }
+
+    private static func head(_ method: String, _ target: String, _ headers: [HeaderLine]) -> String {
         var head = "\(method) \(target) HTTP/1.1\r\n"
         for line in headers { head += "\(line.name): \(line.value)\r\n" }
-        head += "\r\n"
-        try await self.outbound.write(ByteBuffer(string: head))
+        return head + "\r\n"
+    }
+
+    /// Sends `first` (a whole raw request) and this request in one write, so the server reads
+    /// them together, pipelined; reads the first answer, returns the second. Behind a request the
+    /// gateway's router answers, a proxied request takes the router's proxy path (AsyncHTTPClient).
+    public func sendPipelined(behind first: String, _ method: String, _ target: String, headers: [HeaderLine] = [], body: [UInt8] = []) async throws -> RawHTTPResponse {
+        let lines = self.framedHeaders(headers, contentLength: body.isEmpty ? nil : body.count)
+        var bytes = ByteBuffer(string: first + Self.head(method, target, lines))
+        bytes.writeBytes(body)
+        try await self.outbound.write(bytes)
+        _ = try await self.readResponse()
+        return try await self.readResponse(method: method)
     }
 
     // MARK: Reading

@@ -44,7 +44,9 @@ public enum Gateway {
         var app = Application(
             router: buildRouter(components),
             // Slow or idle clients (a slowloris sending headers a byte at a time) are cut off.
-            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)))),
+            server: .gatewayHTTP1(
+                idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)),
+                proxy: components.channelProxy.isEmpty ? nil : components.channelProxy),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "authgate"),
             services: [ShutdownService(components: components), sync, PoolSweeper(pool: components.pool), components.keyReloader, components.httpForwarder],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

@@ -22,6 +22,8 @@ public final class GatewayComponents: Sendable {
     public let readiness: ReadinessProbe
     public let clientAddress: ClientAddress
     public let httpForwarder: HTTPForwarder
+    /// The reverse proxy for plain-HTTP routes, in the server's channel pipeline.
+    let channelProxy: ChannelProxy
     let shotgridForwarder: ShotGridForwarder?
     public let registry: PrometheusCollectorRegistry
     public let logger: Logger
@@ -72,6 +74,9 @@ public final class GatewayComponents: Sendable {
         readiness = ReadinessProbe(store: store, provider: provider, revocations: revocations, failStatic: config.storeFailStatic)
         clientAddress = ClientAddress(trustedProxies: config.trustedProxies, logger: logger)
         httpForwarder = HTTPForwarder()
+        channelProxy = ChannelProxy(
+            routes: config.routes, verifier: verifier, issuer: issuer, clientAddress: clientAddress,
+            origins: OriginPolicy(allowedOrigins: config.allowedOrigins), logger: logger)
         if let shotgrid = provider as? ShotGridProvider {
             shotgridForwarder = ShotGridForwarder(provider: shotgrid, revoker: revoker)
         } else {
@@ -89,6 +94,7 @@ public final class GatewayComponents: Sendable {
     public func shutdown() async {
         await provider.shutdown()
         pool.closeAll()
+        await channelProxy.pools.shutDown()
         await store.close()
     }
 }

@@ -61,6 +61,15 @@ public struct APIError: Error, HTTPResponseError, Equatable {
         var error_description: String
     }
 
+    /// The answer's body and headers as a channel handler writes them (the channel-level proxy,
+    /// which has no Hummingbird request): the same bytes `response(from:context:)` renders.
+    func rendered() -> (headers: HTTPFields, body: [UInt8]) {
+        let body = (try? WireJSONEncoder().encode(Body(error: code, error_description: errorDescription))) ?? []
+        var fields: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", .contentLength: String(body.count)]
+        for field in headers { fields[field.name] = field.value }
+        return (fields, body)
+    }
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = try WireJSONEncoder().encode(Body(error: code, error_description: errorDescription), from: request, context: context)
         response.status = status

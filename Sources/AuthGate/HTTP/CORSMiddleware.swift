@@ -28,16 +28,21 @@ public struct CORSMiddleware: RouterMiddleware {
             return Self.preflight(origin: allowed)
         }
         var response = try await next(request, context)
-        // The gateway decides cross-origin access for everything it serves: an upstream's own
-        // CORS headers would contradict it (two Allow-Origin values fail in every browser).
-        for name in Self.responseHeaders { response.headers[name] = nil }
-        Self.addVaryOrigin(&response.headers)
-        if let allowed {
-            response.headers[.accessControlAllowOrigin] = allowed
-            response.headers[.accessControlAllowCredentials] = "true"
-            response.headers[.accessControlExposeHeaders] = Self.exposeHeaders
-        }
+        Self.decorate(&response.headers, allowedOrigin: allowed)
         return response
+    }
+
+    /// An answer's CORS headers: the gateway decides cross-origin access for everything it
+    /// serves, so an upstream's own would contradict it (two Allow-Origin values fail in every
+    /// browser); `allowedOrigin` is the request's Origin when it is listed.
+    static func decorate(_ headers: inout HTTPFields, allowedOrigin allowed: String?) {
+        for name in responseHeaders where headers[name] != nil { headers[name] = nil }
+        addVaryOrigin(&headers)
+        if let allowed {
+            headers[.accessControlAllowOrigin] = allowed
+            headers[.accessControlAllowCredentials] = "true"
+            headers[.accessControlExposeHeaders] = exposeHeaders
+        }
     }
 
     static func preflight(origin: String) -> Response {

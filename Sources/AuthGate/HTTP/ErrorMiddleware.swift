@@ -28,11 +28,16 @@ public struct ErrorMiddleware: RouterMiddleware {
             }
             response = try mapped.response(from: request, context: context)
         }
-        response.headers[.xContentTypeOptions] = "nosniff"
-        // The sign-in page sets its own referrer policy (its form post needs a real Origin).
-        if response.headers[Self.referrerPolicy] == nil { response.headers[Self.referrerPolicy] = "no-referrer" }
-        response.headers[Self.frameOptions] = "DENY"
+        Self.addSecurityHeaders(&response.headers)
         return response
+    }
+
+    /// The headers every answer of the gateway's own carries, errors included.
+    static func addSecurityHeaders(_ headers: inout HTTPFields) {
+        headers[.xContentTypeOptions] = "nosniff"
+        // The sign-in page sets its own referrer policy (its form post needs a real Origin).
+        if headers[referrerPolicy] == nil { headers[referrerPolicy] = "no-referrer" }
+        headers[frameOptions] = "DENY"
     }
 
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!

@@ -32,6 +32,8 @@ public struct ProxyMiddleware: RouterMiddleware {
     public func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
         let path = request.uri.path[...]
         guard let route = table.route(for: path) else { return try await next(request, context) }
+        // Request metrics label a proxied request by its route, as the channel-level proxy does.
+        context.coreContext.endpointPath.value = route.prefix
         do {
             let response = try await forward(request, route: route, path: path, context: context)
             metrics.record(route: route.prefix, status: response.status.code)

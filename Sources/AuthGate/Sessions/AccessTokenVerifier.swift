@@ -34,4 +34,15 @@ public final class AccessTokenVerifier: Sendable {
         }
         return claims
     }
+
+    /// The claims of a valid, unrevoked token, checked without suspending; nil for anything else
+    /// (including a key this instance lacks, which `verify` reloads): the channel-level proxy takes
+    /// only what verifies here and hands the rest to `verify` for its exact error.
+    func verifiedNow(_ token: String, now: Date = Date()) -> AccessClaims? {
+        guard !token.isEmpty, let claims = try? jwt.verify(token, now: now),
+            revocations.isFresh(now: now, failStatic: failStatic),
+            !revocations.isRevoked(sessionID: claims.sid, jti: claims.jti)
+        else { return nil }
+        return claims
+    }
 }
