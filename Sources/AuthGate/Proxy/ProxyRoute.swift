@@ -44,7 +44,12 @@ public struct ProxyRoute: Sendable, Equatable {
 
     /// Whether a path belongs to the gateway itself and is never proxied, whatever the routes.
     public static func isReserved(_ path: Substring) -> Bool {
-        reservedPrefixes.contains { path == $0 || path.hasPrefix($0 + "/") }
+        // Every request passes here (the channel-level proxy asks first): no string is built.
+        reservedPrefixes.contains { prefix in
+            guard path.hasPrefix(prefix) else { return false }
+            let rest = path.utf8.dropFirst(prefix.utf8.count)
+            return rest.isEmpty || rest.first == UInt8(ascii: "/")
+        }
     }
 }
 

@@ -79,13 +79,14 @@ final class ProxyChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             held.append(part)
             return
         }
-        receive(part, context: context)
+        receive(part, data, context: context)
     }
 
     /// A request has fully arrived and its answer is still streaming: what comes next waits.
     private var isHoldingNextRequest: Bool { exchange != nil && inbound == .betweenRequests }
 
-    private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    /// `data` is the part as it arrived, passed on as it is (wrapping it again would box it again).
+    private func receive(_ part: HTTPRequestPart, _ data: NIOAny? = nil, context: ChannelHandlerContext) {
         switch (inbound, part) {
         case (.betweenRequests, .head(let request)):
             if routerOwes == 0, let plan = proxy.plan(request, peer: peer(context)) {
@@ -94,7 +95,7 @@ final class ProxyChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             } else {
                 routerOwes += 1
                 inbound = .toRouter
-                context.fireChannelRead(wrapInboundOut(part))
+                context.fireChannelRead(data ?? wrapInboundOut(part))
             }
         case (.toUpstream, .body(let buffer)):
             forward(.body(.byteBuffer(buffer)))
@@ -107,10 +108,10 @@ final class ProxyChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             break
         case (.toRouter, .end):
             inbound = .betweenRequests
-            context.fireChannelRead(wrapInboundOut(part))
+            context.fireChannelRead(data ?? wrapInboundOut(part))
         default:
             // The router's request, or a part out of order, which the router answers.
-            context.fireChannelRead(wrapInboundOut(part))
+            context.fireChannelRead(data ?? wrapInboundOut(part))
         }
     }
 
