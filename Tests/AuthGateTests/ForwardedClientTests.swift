@@ -11,7 +11,7 @@ import Testing
 
 /// Adds the local user alice / correct-horse-1 to `store`.
 func addAlice(_ store: any SessionStore) async throws {
-    let hash = try await PasswordHasher().hash(Secret("correct-horse-1"))
+    let hash = try await TestPasswords.hash("correct-horse-1")
     try await store.insertUser(UserRecord(id: "user-alice", login: "alice", email: "alice@example.com", name: "Alice A", passwordHash: hash, createdAt: Date()))
 }
 

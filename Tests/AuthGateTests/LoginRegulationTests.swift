@@ -33,7 +33,7 @@ import Testing
     @Test func aSprayerCannotResetTheAddressWithOwnLogins() async throws {
         try await withGateway(.sqlite, configure: { $0.loginMaxFailures = 5 }) { gateway in
             try await gateway.components.store.insertUser(
-                UserRecord(id: "user-mallory", login: "mallory", email: "", name: "", passwordHash: try await PasswordHasher().hash(Secret("mallorys-own-pw")), createdAt: Date()))
+                UserRecord(id: "user-mallory", login: "mallory", email: "", name: "", passwordHash: try await TestPasswords.hash("mallorys-own-pw"), createdAt: Date()))
             var limited = false
             for _ in 0..<3 where !limited {
                 for _ in 0..<4 {

@@ -111,7 +111,7 @@ import Testing
     }
 
     func outageScenario(_ gateway: TestGateway, _ mongo: MongoEcoServer) async throws {
-        let hash = try await PasswordHasher().hash(Secret("correct-horse-1"))
+        let hash = try await TestPasswords.hash("correct-horse-1")
         try await gateway.components.store.insertUser(
             UserRecord(id: "u", login: "alice", email: "", name: "Alice", passwordHash: hash, createdAt: Date()))
         let signedIn = try await login(gateway)

@@ -61,7 +61,7 @@ func withGateway(
         configure(&config)
         let gateway = try await TestGateway.start(config)
         try await finally({
-            let hash = try await PasswordHasher().hash(Secret("correct-horse-1"))
+            let hash = try await TestPasswords.hash("correct-horse-1")
             try await gateway.components.store.insertUser(
                 UserRecord(id: "user-alice", login: "alice", email: "alice@example.com", name: "Alice A", passwordHash: hash, createdAt: Date()))
             try await body(gateway)
@@ -94,4 +94,14 @@ func withShotGridGateway(
 
 func login(_ gateway: TestGateway, _ username: String = "alice", _ password: String = "correct-horse-1") async throws -> TestResponse {
     try await gateway.client.postJSON("/auth/login", ["username": username, "password": password])
+}
+
+/// One password hasher for the whole test process: each PasswordHasher owns a thread pool, and
+/// one made per test and never shut down left hundreds of idle threads in a full run.
+enum TestPasswords {
+    private static let hasher = PasswordHasher(threads: 2, queueLimit: 1024)
+
+    static func hash(_ password: String) async throws -> String {
+        try await hasher.hash(Secret(password))
+    }
 }
