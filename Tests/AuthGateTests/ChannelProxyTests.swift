@@ -2,8 +2,8 @@
 // header, status and streaming rules ProxyTests checks for every proxied request: upstream
 // connections kept and reused, answers in request order when a client pipelines (through the
 // proxy and the router alike), a half-closed client still answered, a pooled connection the
-// upstream hung up on retried once (and never with a body), and a client leaving mid-download
-// taking the upstream connection with it.
+// upstream hung up on retried once (and never with a body), a cut-off upload never passed on as
+// whole, and a client leaving mid-download taking the upstream connection with it.
 @testable import AuthGate
 import AuthGateTesting
 import Foundation
@@ -84,6 +84,24 @@ import Testing
             // first (connection 1), the hung-up GET (1), its retry (2), the hung-up POST (2).
             #expect(echo.requests.map(\.connection) == [1, 1, 2, 2])
             #expect(echo.requests.filter { $0.method == "POST" }.count == 1)
+        }
+    }
+
+    /// The upstream must be able to tell a cut-off upload from a whole one: the proxy closes its
+    /// connection rather than ending the request (with Content-Length or chunked).
+    @Test(arguments: [false, true])
+    func anUploadThatBreaksOffNeverReachesTheUpstreamAsComplete(chunked: Bool) async throws {
+        try await withProxy(routes: Self.routes) { gateway, echo in
+            let token = try await accessToken(gateway)
+            _ = try? await RawHTTPConnection.with(port: gateway.port) { connection in
+                try await connection.writePattern(
+                    "PUT", "/api/upload", headers: [HeaderLine("Authorization", "Bearer \(token)")], bytes: 1 << 20, chunked: chunked, stopAfter: 200_000)
+                try await Task.sleep(for: .milliseconds(200))
+                throw CancellationError()
+            }
+            let seen = try await eventually(within: 5, until: { $0 != nil }) { echo.lastRequest }
+            #expect(seen?.bodyComplete == false, "the upstream took a cut-off upload for a whole one")
+            #expect((seen?.bodySize ?? 0) <= 200_000)
         }
     }
 
