@@ -45,9 +45,10 @@ public enum Gateway {
             router: buildRouter(components),
             // Slow or idle clients (a slowloris sending headers a byte at a time) are cut off.
             server: .gatewayHTTP1(
-                idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)),
-                proxy: components.channelProxy.isEmpty ? nil : components.channelProxy),
-            configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "authgate"),
+                idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)), proxy: components.channelProxy,
+                verify: ChannelVerifyResponder(verifier: components.verifier, origins: OriginPolicy(allowedOrigins: config.allowedOrigins))),
+            configuration: .init(
+                address: .hostname(config.listenHost, port: config.listenPort), serverName: ChannelVerifyResponder.serverName),
             services: [ShutdownService(components: components), sync, PoolSweeper(pool: components.pool), components.keyReloader, components.httpForwarder],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: components.logger)

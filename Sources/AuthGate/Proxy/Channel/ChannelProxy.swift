@@ -38,8 +38,6 @@ final class ChannelProxy: Sendable {
         self.logger = logger
     }
 
-    var isEmpty: Bool { targets.isEmpty }
-
     /// Who the client is, worked out once per connection.
     struct Peer {
         var address: String

@@ -1,5 +1,5 @@
-// GatewayHTTP1Channel: Hummingbird's HTTP/1.1 child channel with the channel-level proxy in its
-// pipeline. Hummingbird's HTTP1Channel adds extra handlers ahead of its connection-state handler
+// GatewayHTTP1Channel: Hummingbird's HTTP/1.1 child channel with the channel-level proxy (and the
+// /auth/verify responder) in its pipeline. Hummingbird's HTTP1Channel adds extra handlers ahead of its connection-state handler
 // (idle timeout, graceful shutdown); the proxy must come after it, so that a proxied exchange
 // counts as a request in progress there, and the pipeline is built here in that order.
 public import HummingbirdCore
@@ -14,12 +14,14 @@ public struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 
     public let responder: HTTPChannelHandler.Responder
     let idleTimeout: Duration?
-    let proxy: ChannelProxy?
+    let proxy: ChannelProxy
+    let verify: ChannelVerifyResponder?
 
-    init(responder: @escaping HTTPChannelHandler.Responder, idleTimeout: Duration?, proxy: ChannelProxy?) {
+    init(responder: @escaping HTTPChannelHandler.Responder, idleTimeout: Duration?, proxy: ChannelProxy, verify: ChannelVerifyResponder?) {
         self.responder = responder
         self.idleTimeout = idleTimeout
         self.proxy = proxy
+        self.verify = verify
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -34,7 +36,7 @@ public struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
             try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
-            if let proxy { try channel.pipeline.syncOperations.addHandler(ProxyChannelHandler(proxy: proxy)) }
+            try channel.pipeline.syncOperations.addHandler(ProxyChannelHandler(proxy: proxy, verify: verify))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }
     }
@@ -45,8 +47,8 @@ public struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1 with the channel-level proxy for `proxy`'s routes (none: Hummingbird's own pipeline).
-    static func gatewayHTTP1(idleTimeout: Duration?, proxy: ChannelProxy?) -> HTTPServerBuilder {
-        .init { responder in GatewayHTTP1Channel(responder: responder, idleTimeout: idleTimeout, proxy: proxy) }
+    /// HTTP/1.1 with the channel-level proxy for `proxy`'s routes and `/auth/verify` answered in the pipeline.
+    static func gatewayHTTP1(idleTimeout: Duration?, proxy: ChannelProxy, verify: ChannelVerifyResponder?) -> HTTPServerBuilder {
+        .init { responder in GatewayHTTP1Channel(responder: responder, idleTimeout: idleTimeout, proxy: proxy, verify: verify) }
     }
 }

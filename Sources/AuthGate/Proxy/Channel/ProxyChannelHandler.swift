@@ -2,7 +2,8 @@
 // connection's channel pipeline, ahead of the router. A request it takes on (ChannelProxy.plan)
 // goes part by part to a keep-alive upstream connection on the same event loop, and the answer
 // comes back part by part: no task per request, no thread hop, backpressure both ways by holding
-// reads. Every other request passes on to the router untouched.
+// reads. It also answers a valid /auth/verify at once (ChannelVerifyResponder). Every other
+// request passes on to the router untouched.
 //
 // One exchange at a time per connection, in order: a request pipelined behind a proxied one
 // waits (reads held) until that answer is complete; a proxy request pipelined behind one the
@@ -19,6 +20,8 @@ final class ProxyChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     private let proxy: ChannelProxy
+    /// Answers /auth/verify in the pipeline; nil: the router does.
+    private let verify: ChannelVerifyResponder?
     private var context: ChannelHandlerContext?
     private var connections: HTTPUpstreamConnections?
     private var peer: ChannelProxy.Peer?
@@ -41,7 +44,10 @@ final class ProxyChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var heldRead = false
     private var heldInputClosed = false
 
-    init(proxy: ChannelProxy) { self.proxy = proxy }
+    init(proxy: ChannelProxy, verify: ChannelVerifyResponder?) {
+        self.proxy = proxy
+        self.verify = verify
+    }
 
     /// One proxied request and its answer.
     final class Exchange {
@@ -89,7 +95,17 @@ final class ProxyChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func receive(_ part: HTTPRequestPart, _ data: NIOAny? = nil, context: ChannelHandlerContext) {
         switch (inbound, part) {
         case (.betweenRequests, .head(let request)):
-            if routerOwes == 0, let plan = proxy.plan(request, peer: peer(context)) {
+            if routerOwes == 0, let answer = verify?.answer(request) {
+                // Answered at once; a body (which verify does not read) is dropped.
+                inbound = .discarding
+                let closing = request.headerFields[values: .connection].contains { $0.lowercased().contains("close") }
+                context.write(wrapOutboundOut(.head(answer)), promise: nil)
+                if closing {
+                    context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                } else {
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                }
+            } else if routerOwes == 0, let plan = proxy.plan(request, peer: peer(context)) {
                 inbound = .toUpstream
                 begin(plan, context: context)
             } else {
