@@ -1,7 +1,7 @@
 // LoginRegulationTests: sign-in throttling as an attacker meets it: parallel guesses cannot all
 // be checked (each attempt is counted before the password is), a sprayer cannot reset an
-// address by signing in to an account of their own, an IPv6 client is one client per /64, and
-// the operator lists and lifts bans.
+// address by signing in to an account of their own, retries against a banned account do not
+// charge the address, an IPv6 client is one client per /64, and the operator lists and lifts bans.
 @testable import AuthGate
 import AuthGateTesting
 import Foundation
@@ -43,6 +43,21 @@ import Testing
                 if try await login(gateway, "mallory", "mallorys-own-pw").status == 429 { limited = true }
             }
             #expect(limited, "the address was never limited")
+        }
+    }
+
+    /// Someone retrying a banned account from a shared address is refused without an attempt:
+    /// the address is not charged, so the others behind it still sign in.
+    @Test(arguments: TestStoreKind.testable)
+    func retriesAgainstABannedAccountDoNotChargeTheAddress(_ kind: TestStoreKind) async throws {
+        try await withGateway(kind, configure: { $0.loginMaxFailures = 3 }) { gateway in
+            let store = gateway.components.store
+            try await store.insertUser(
+                UserRecord(id: "user-bob", login: "bob", email: "", name: "", passwordHash: try await TestPasswords.hash("bobs-own-pw-1"), createdAt: Date()))
+            try await store.banLogin(key: LoginRegulator.userKey("alice"), until: Date().addingTimeInterval(300))
+            for _ in 0..<8 { #expect(try await login(gateway, "alice", "wrong-guess-123").status == 429) }
+            #expect(try await login(gateway, "bob", "bobs-own-pw-1").status == 200)
+            #expect(try await store.loginBans(now: Date()).map(\.key) == ["user:alice"])
         }
     }
 

@@ -84,7 +84,7 @@ private func mode(_ path: String) throws -> Int {
             for _ in 0..<1000 {
                 #expect(try await store.session(id: session.id, now: now) != nil)
                 #expect(try await store.user(login: "alice") != nil)
-                _ = try await store.loginBan(key: "user:alice", now: now)
+                _ = try await store.loginBans(now: now)
                 _ = try await store.sessions(.login("alice"), now: now)
             }
             for _ in 0..<200 {

@@ -36,15 +36,12 @@ public final class LoginRegulator: Sendable {
     /// Runs `attempt` when the login and the address may try now; counts it first. A wrong
     /// password keeps its count (and bans the key at the limit); a success clears the login's
     /// counter and takes back the address's one count, so a sprayer cannot reset an address by
-    /// signing in to an account of their own; an outage takes both counts back.
+    /// signing in to an account of their own; a refusal while banned, and an outage, take back
+    /// the counts. The store is called twice on the usual path: the count (which also reports
+    /// bans) and the settling after the answer.
     func regulate<T>(login: String, clientIP: String, now: Date, _ attempt: () async throws(SessionError) -> T) async throws(SessionError) -> T {
         let userKey = Self.userKey(login), addressKey = Self.addressKey(clientIP)
         let keys = [userKey, addressKey]
-        try await storeCall(logger) { () throws -> Void in
-            for key in keys {
-                if let until = try await store.loginBan(key: key, now: now) { throw refusal(login, clientIP, until: until, now: now) }
-            }
-        }
         guard enter(userKey, limit: Self.maxInFlightPerLogin) else { throw refusal(login, clientIP, until: now.addingTimeInterval(1), now: now) }
         defer { leave(userKey) }
         guard enter(addressKey, limit: Self.maxInFlightPerAddress) else {
@@ -52,25 +49,27 @@ public final class LoginRegulator: Sendable {
         }
         defer { leave(addressKey) }
 
-        var counts: [String: Int] = [:]
-        for key in keys { counts[key] = try await storeCall(logger) { try await store.countLoginAttempt(key: key, window: window, now: now) } }
-        if let over = keys.first(where: { counts[$0]! > maxFailures }) {
+        let counts = try await storeCall(logger) { try await store.countLoginAttempts(keys: keys, window: window, now: now) }
+        if let until = counts.compactMap(\.bannedUntil).max() {
+            // A banned key refuses without an attempt, so the other key is not charged for it.
+            let charged = zip(keys, counts).filter { $0.1.bannedUntil == nil }.map(\.0)
+            try await storeCall(logger) { try await store.takeBackLoginAttempts(undo: charged, reset: []) }
+            throw refusal(login, clientIP, until: until, now: now)
+        }
+        if let over = zip(keys, counts).first(where: { $0.1.count > maxFailures })?.0 {
             try await banKeys([over], now: now)
             throw refusal(login, clientIP, until: now.addingTimeInterval(ban), now: now)
         }
         do {
             let result = try await attempt()
-            try await storeCall(logger) {
-                try await store.resetLoginAttempts(key: userKey)
-                try await store.undoLoginAttempt(key: addressKey)
-            }
+            try await storeCall(logger) { try await store.takeBackLoginAttempts(undo: [addressKey], reset: [userKey]) }
             return result
         } catch .invalidGrant {
             // Checked again after the answer: the failure that reaches the limit bans.
-            try await banKeys(keys.filter { counts[$0]! >= maxFailures }, now: now)
+            try await banKeys(zip(keys, counts).filter { $0.1.count >= maxFailures }.map(\.0), now: now)
             throw .invalidGrant
         } catch {
-            try await storeCall(logger) { for key in keys { try await store.undoLoginAttempt(key: key) } }
+            try await storeCall(logger) { try await store.takeBackLoginAttempts(undo: keys, reset: []) }
             throw error
         }
     }

@@ -37,6 +37,18 @@ public struct LoginBan: Sendable, Equatable, Encodable {
     }
 }
 
+/// One key's sign-in attempts in its window, counted with the one just made, and the end of the
+/// key's ban if one is in force.
+public struct LoginAttemptCount: Sendable, Equatable {
+    public var count: Int
+    public var bannedUntil: Date?
+
+    public init(count: Int, bannedUntil: Date?) {
+        self.count = count
+        self.bannedUntil = bannedUntil
+    }
+}
+
 /// Which sessions an operation applies to.
 public enum SessionFilter: Sendable, Equatable {
     case all
@@ -88,17 +100,16 @@ public protocol SessionStore: Sendable {
 
     // Login regulation: atomic primitives only; the policy is LoginRegulator's.
 
-    /// Counts one sign-in attempt for `key`, atomically (shared by every instance); a counter
-    /// whose window has passed starts again at 1 with a new window. Returns the count.
-    func countLoginAttempt(key: String, window: TimeInterval, now: Date) async throws -> Int
-    /// Takes one attempt back (it was not the caller's fault: an outage, or a success).
-    func undoLoginAttempt(key: String) async throws
-    /// Forgets the key's attempts, unless it is banned.
-    func resetLoginAttempts(key: String) async throws
+    /// Counts one sign-in attempt for each key, atomically per key (shared by every instance),
+    /// in one store call: a login is two keys, and each call is a round trip. A counter whose
+    /// window has passed starts again at 1 with a new window. Returns, in the order of `keys`,
+    /// each count and the ban in force, so no separate ban check is needed.
+    func countLoginAttempts(keys: [String], window: TimeInterval, now: Date) async throws -> [LoginAttemptCount]
+    /// Takes attempts back in one store call: one from each key of `undo` (not the caller's
+    /// fault: an outage, a refusal, or a success), and all of each key of `reset` unless banned.
+    func takeBackLoginAttempts(undo: [String], reset: [String]) async throws
     /// Bans the key until `until` (the counter then lasts as long as the ban).
     func banLogin(key: String, until: Date) async throws
-    /// The end of the ban in force for `key`, if any.
-    func loginBan(key: String, now: Date) async throws -> Date?
     /// Every ban in force.
     func loginBans(now: Date) async throws -> [LoginBan]
     /// Lifts one key's ban (or every ban, for nil); returns how many were lifted.

@@ -211,34 +211,42 @@ public final class MongoSessionStore: SessionStore {
 
     // MARK: Login regulation
 
-    public func countLoginAttempt(key: String, window: TimeInterval, now: Date) async throws -> Int {
-        try await pool.withClient { client in
-            // A counter past its window goes; then one atomic increment (shared by all instances).
+    public func countLoginAttempts(keys: [String], window: TimeInterval, now: Date) async throws -> [LoginAttemptCount] {
+        try await pool.withClient { client in try keys.map { try Self.countLoginAttempt(client, key: $0, window: window, now: now) } }
+    }
+
+    /// One atomic increment (shared by all instances), usually one round trip: only a counter
+    /// inside its window matches, so an upsert that meets one past its window fails on `_id`;
+    /// that one is removed and the attempt counted again. The same retry covers two first
+    /// attempts racing on the upsert: the second one increments the winner's document.
+    private static func countLoginAttempt(_ client: MongoClient, key: String, window: TimeInterval, now: Date) throws -> LoginAttemptCount {
+        let live: BSONDocument = ["_id": .string(key), "expires_at": .document(["$gt": .date(now)])]
+        let update: BSONDocument = [
+            "$inc": .document(["count": .int64(1)]),
+            "$setOnInsert": .document(["expires_at": .date(now.addingTimeInterval(window))]),
+        ]
+        var counter: BSONDocument?
+        do {
+            counter = try client.findAndModify("rate_limits", query: live, update: update, upsert: true)
+        } catch StoreError.duplicate {
             try client.delete("rate_limits", ["_id": .string(key), "expires_at": .document(["$lte": .date(now)])])
-            let update: BSONDocument = [
-                "$inc": .document(["count": .int64(1)]),
-                "$setOnInsert": .document(["expires_at": .date(now.addingTimeInterval(window))]),
-            ]
-            let counter: BSONDocument?
             do {
-                counter = try client.findAndModify("rate_limits", query: ["_id": .string(key)], update: update, upsert: true)
+                counter = try client.findAndModify("rate_limits", query: live, update: update, upsert: true)
             } catch StoreError.duplicate {
-                // Two first attempts raced on the upsert; the second one increments the winner's document.
-                counter = try client.findAndModify("rate_limits", query: ["_id": .string(key)], update: update, upsert: true)
+                counter = try client.findAndModify("rate_limits", query: live, update: update, upsert: true)
             }
-            return Int(counter?["count"]?.int ?? 1)
         }
+        let bannedUntil = counter?["banned_until"]?.date.flatMap { $0 > now ? $0 : nil }
+        return LoginAttemptCount(count: Int(counter?["count"]?.int ?? 1), bannedUntil: bannedUntil)
     }
 
-    public func undoLoginAttempt(key: String) async throws {
+    public func takeBackLoginAttempts(undo: [String], reset: [String]) async throws {
+        guard !undo.isEmpty || !reset.isEmpty else { return }
         try await pool.withClient { client in
-            try client.update("rate_limits", ["_id": .string(key), "count": .document(["$gt": .int64(0)])], ["$inc": .document(["count": .int64(-1)])])
-        }
-    }
-
-    public func resetLoginAttempts(key: String) async throws {
-        try await pool.withClient { client in
-            try client.delete("rate_limits", ["_id": .string(key), "banned_until": .document(["$exists": .bool(false)])])
+            for key in undo {
+                try client.update("rate_limits", ["_id": .string(key), "count": .document(["$gt": .int64(0)])], ["$inc": .document(["count": .int64(-1)])])
+            }
+            for key in reset { try client.delete("rate_limits", ["_id": .string(key), "banned_until": .document(["$exists": .bool(false)])]) }
         }
     }
 
@@ -248,15 +256,6 @@ public final class MongoSessionStore: SessionStore {
                 "rate_limits", ["_id": .string(key)],
                 ["$set": .document(["banned_until": .date(until), "expires_at": .date(until)]), "$setOnInsert": .document(["count": .int64(0)])],
                 upsert: true)
-        }
-    }
-
-    public func loginBan(key: String, now: Date) async throws -> Date? {
-        try await pool.withClient { client in
-            let found = try client.find(
-                "rate_limits", ["_id": .string(key), "expires_at": .document(["$gt": .date(now)])], options: ["limit": .int64(1)])
-            guard let until = found.first?["banned_until"]?.date, until > now else { return nil }
-            return until
         }
     }
 

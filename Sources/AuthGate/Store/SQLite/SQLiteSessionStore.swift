@@ -279,26 +279,29 @@ public final class SQLiteSessionStore: SessionStore {
 
     // MARK: Login regulation
 
-    public func countLoginAttempt(key: String, window: TimeInterval, now: Date) async throws -> Int {
+    public func countLoginAttempts(keys: [String], window: TimeInterval, now: Date) async throws -> [LoginAttemptCount] {
         try await writing { c in
             let t = now.timeIntervalSince1970
-            // One transaction on the one writer: the window reset and the increment are atomic.
-            try c.run("DELETE FROM rate_limits WHERE key = ? AND expires_at <= ?", [.text(key), .real(t)])
-            try c.run(
-                """
-                INSERT INTO rate_limits (key, count, banned_until, expires_at) VALUES (?, 1, NULL, ?)
-                ON CONFLICT(key) DO UPDATE SET count = count + 1
-                """, [.text(key), .real(t + window)])
-            return Int(try c.query("SELECT count FROM rate_limits WHERE key = ?", [.text(key)]).first?[0].int ?? 1)
+            // One transaction on the one writer: each window reset and increment is atomic.
+            return try keys.map { key in
+                try c.run("DELETE FROM rate_limits WHERE key = ? AND expires_at <= ?", [.text(key), .real(t)])
+                try c.run(
+                    """
+                    INSERT INTO rate_limits (key, count, banned_until, expires_at) VALUES (?, 1, NULL, ?)
+                    ON CONFLICT(key) DO UPDATE SET count = count + 1
+                    """, [.text(key), .real(t + window)])
+                let row = try c.query("SELECT count, banned_until FROM rate_limits WHERE key = ?", [.text(key)]).first
+                return LoginAttemptCount(count: Int(row?[0].int ?? 1), bannedUntil: row?[1].date.flatMap { $0 > now ? $0 : nil })
+            }
         }
     }
 
-    public func undoLoginAttempt(key: String) async throws {
-        try await writing { c in _ = try c.run("UPDATE rate_limits SET count = count - 1 WHERE key = ? AND count > 0", [.text(key)]) }
-    }
-
-    public func resetLoginAttempts(key: String) async throws {
-        try await writing { c in _ = try c.run("DELETE FROM rate_limits WHERE key = ? AND banned_until IS NULL", [.text(key)]) }
+    public func takeBackLoginAttempts(undo: [String], reset: [String]) async throws {
+        guard !undo.isEmpty || !reset.isEmpty else { return }
+        try await writing { c in
+            for key in undo { try c.run("UPDATE rate_limits SET count = count - 1 WHERE key = ? AND count > 0", [.text(key)]) }
+            for key in reset { try c.run("DELETE FROM rate_limits WHERE key = ? AND banned_until IS NULL", [.text(key)]) }
+        }
     }
 
     public func banLogin(key: String, until: Date) async throws {
@@ -325,14 +328,6 @@ public final class SQLiteSessionStore: SessionStore {
             return try c.run("DELETE FROM rate_limits WHERE banned_until > ?", [SQLiteValue(now)])
         }
     }
-
-    public func loginBan(key: String, now: Date) async throws -> Date? {
-        try await reading { c in
-            try c.query("SELECT banned_until FROM rate_limits WHERE key = ? AND expires_at > ?", [.text(key), SQLiteValue(now)])
-                .first?[0].date
-        }.flatMap { $0 > now ? $0 : nil }
-    }
-
 
     // MARK: Rows
 
