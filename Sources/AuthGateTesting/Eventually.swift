@@ -2,12 +2,22 @@
 // reload, a reconnect), with a deadline instead of a fixed sleep.
 public import Foundation
 
-/// Calls `produce` every 50 ms until `done` accepts its value or `seconds` pass; returns the last value.
+/// Calls `produce` every 50 ms until `done` accepts its value or `seconds` pass; returns the last
+/// value. On a starved machine (the parallel suite on two shared cores) the deadline stretches
+/// by how late this task's own 50 ms sleeps wake, up to 4 × `seconds`: the gateways under test
+/// run in this process and wait for the same threads, so their timers are as late as ours. On
+/// an idle machine the deadline is `seconds`, as written.
 public func eventually<T>(within seconds: TimeInterval, until done: (T) -> Bool, _ produce: () async throws -> T) async throws -> T {
-    let deadline = Date().addingTimeInterval(seconds)
+    let start = ContinuousClock.now
+    let tick = Duration.milliseconds(50)
+    let limit = Duration.seconds(seconds * 4)
+    var allowance = Duration.seconds(seconds)
     var value = try await produce()
-    while !done(value), Date() < deadline {
-        try await Task.sleep(for: .milliseconds(50))
+    while !done(value), start.duration(to: .now) < allowance {
+        let slept = ContinuousClock.now
+        try await Task.sleep(for: tick)
+        let late = slept.duration(to: .now) - tick
+        if late > .milliseconds(10) { allowance = min(allowance + late, limit) }
         value = try await produce()
     }
     return value

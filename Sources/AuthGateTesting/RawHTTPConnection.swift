@@ -184,6 +184,17 @@ public final class RawHTTPConnection {
 
     // MARK: Reading
 
+    /// Reads responses until the connection ends (after `finishWriting`, a server answers what
+    /// it was sent and closes): what came, in order; bytes that are not a response end it.
+    public func readResponsesUntilClose() async throws -> [RawHTTPResponse] {
+        var responses: [RawHTTPResponse] = []
+        while true {
+            guard let response = try? await self.readResponse() else { return responses }
+            responses.append(response)
+            if !response.complete { return responses }
+        }
+    }
+
     /// Reads one response (skipping 1xx interim ones). The body is hashed as it arrives and only
     /// its first `keepBody` bytes are kept, so a large download costs no memory. A connection that
     /// ends mid-body gives `complete == false`; one that ends before any status line throws.

@@ -79,8 +79,8 @@ import Testing
                 let refused = try await connection.send("POST", "/api/hang-up-on-reuse", headers: [auth], body: Array("body".utf8))
                 return (retried, refused)
             }
-            #expect(retried.status == 200 && retried.json["path"] as? String == "/hang-up-on-reuse")
-            #expect(refused.status == 502 && refused.errorCode == "bad_gateway")
+            #expect(retried.status == 200 && retried.json["path"] as? String == "/hang-up-on-reuse", "\(retried.status) \(retried.text)")
+            #expect(refused.status == 502 && refused.errorCode == "bad_gateway", "\(refused.status) \(refused.text)")
             // first (connection 1), the hung-up GET (1), its retry (2), the hung-up POST (2).
             #expect(echo.requests.map(\.connection) == [1, 1, 2, 2])
             #expect(echo.requests.filter { $0.method == "POST" }.count == 1)
@@ -96,7 +96,8 @@ import Testing
             _ = try? await RawHTTPConnection.with(port: gateway.port) { connection in
                 try await connection.writePattern(
                     "PUT", "/api/upload", headers: [HeaderLine("Authorization", "Bearer \(token)")], bytes: 1 << 20, chunked: chunked, stopAfter: 200_000)
-                try await Task.sleep(for: .milliseconds(200))
+                // Cut off once the upstream has the request (a cut before it connects reaches nothing).
+                _ = try await eventually(within: 5, until: { $0 >= 1 }) { echo.acceptedConnections }
                 throw CancellationError()
             }
             let seen = try await eventually(within: 5, until: { $0 != nil }) { echo.lastRequest }

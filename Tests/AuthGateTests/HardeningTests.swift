@@ -93,8 +93,9 @@ import Testing
         try await withGateway(.sqlite) { gateway in
             let access = try await accessToken(gateway)
             let changed = try await gateway.cli.run(["users", "set-password", "alice", "--password-stdin"], stdin: "a-brand-new-password\n")
+            let changedAt = Date()
             #expect(changed.status == 0, "\(changed)")
-            #expect(try await statusWithin(1, becomes: 401) { try await gateway.client.get("/auth/me", bearer: access).status } == 401)
+            #expect(try await gateway.statusAfterRevocation(writtenAt: changedAt) { try await gateway.client.get("/auth/me", bearer: access).status } == 401)
             #expect(try await login(gateway).status == 401)
             #expect(try await login(gateway, "alice", "a-brand-new-password").status == 200)
             #expect(try await gateway.cli.run(["users", "set-password", "alice", "--password-stdin"], stdin: "short\n").status == 2)

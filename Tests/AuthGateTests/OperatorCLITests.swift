@@ -44,8 +44,9 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
 
             // Removing a user revokes their sessions on the running server.
             let removed = try await cli.run(["users", "remove", "carol"])
+            let removedAt = Date()
             #expect(removed.status == 0, "\(removed)")
-            #expect(try await statusWithin(1, becomes: 401) { try await gateway.client.get("/auth/me", bearer: access).status } == 401)
+            #expect(try await gateway.statusAfterRevocation(writtenAt: removedAt) { try await gateway.client.get("/auth/me", bearer: access).status } == 401)
             #expect(try await login(gateway, "carol", "carol-password-1").status == 401)
             #expect(try await cli.run(["users", "remove", "carol"]).status == 1)
         }
@@ -70,13 +71,15 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
             #expect(try await cli.run(["sessions", "list"]).stdout.contains(firstID))
 
             #expect(try await cli.run(["sessions", "revoke", firstID]).status == 0)
-            #expect(try await statusWithin(1, becomes: 401) { try await gateway.client.get("/auth/verify", bearer: firstAccess).status } == 401)
+            let firstRevokedAt = Date()
+            #expect(try await gateway.statusAfterRevocation(writtenAt: firstRevokedAt) { try await gateway.client.get("/auth/verify", bearer: firstAccess).status } == 401)
             #expect(try await gateway.client.get("/auth/verify", bearer: secondAccess).status == 200)
             #expect(try await gateway.client.postJSON("/auth/refresh", ["refresh_token": first["refresh_token"] as? String ?? ""]).status == 401)
             #expect(try await cli.run(["sessions", "revoke", firstID]).status == 1)
 
             #expect(try await cli.run(["sessions", "revoke", "--user", "alice"]).status == 0)
-            #expect(try await statusWithin(1, becomes: 401) { try await gateway.client.get("/auth/verify", bearer: secondAccess).status } == 401)
+            let userRevokedAt = Date()
+            #expect(try await gateway.statusAfterRevocation(writtenAt: userRevokedAt) { try await gateway.client.get("/auth/verify", bearer: secondAccess).status } == 401)
             #expect(try await cli.run(["sessions", "revoke", "--user", "alice"]).status == 1)
             #expect(try await cli.run(["sessions", "revoke"]).status == 2)
             #expect(try await cli.run(["sessions", "revoke", firstID, "--user", "alice"]).status == 2)
@@ -90,8 +93,9 @@ func field(_ name: String, of token: String, part: Int) throws -> String {
             let signedIn = try await login(gateway).json
             let access = try #require(signedIn["access_token"] as? String)
             let revoked = try await gateway.cli.run(["tokens", "revoke", try field("jti", of: access, part: 1)])
+            let revokedAt = Date()
             #expect(revoked.status == 0, "\(revoked)")
-            #expect(try await statusWithin(1, becomes: 401) { try await gateway.client.get("/auth/verify", bearer: access).status } == 401)
+            #expect(try await gateway.statusAfterRevocation(writtenAt: revokedAt) { try await gateway.client.get("/auth/verify", bearer: access).status } == 401)
             let refreshed = try await gateway.client.postJSON("/auth/refresh", ["refresh_token": signedIn["refresh_token"] as? String ?? ""])
             #expect(refreshed.status == 200)
             #expect(try await gateway.client.get("/auth/me", bearer: refreshed.json["access_token"] as? String).status == 200)

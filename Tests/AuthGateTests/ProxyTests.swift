@@ -159,15 +159,15 @@ enum ProxyPathTaken: String, CaseIterable, Sendable {
         let closed = try TestEnvironment.refusingPort()
         defer { withExtendedLifetime(closed) {} }
         try await withProxy(routes: { echo in
-            #"[{"prefix":"/down","upstream":"http://127.0.0.1:\#(closed.port)"},{"prefix":"/api","upstream":"\#(echo.baseURL)","timeout":1}]"#
+            #"[{"prefix":"/down","upstream":"http://127.0.0.1:\#(closed.port)"},{"prefix":"/api","upstream":"\#(echo.baseURL)","timeout":2}]"#
         }) { gateway, echo in
             let token = try await accessToken(gateway)
             let down = try await gateway.client.get("/down/x", bearer: token)
             #expect(down.status == 502 && down.errorCode == "bad_gateway" && !down.text.contains("127.0.0.1"))
-            let slow = try await gateway.client.get("/api/slow/3", bearer: token)
+            let slow = try await gateway.client.get("/api/slow/4", bearer: token)
             #expect(slow.status == 504 && slow.errorCode == "upstream_timeout")
             // The route's timeout is for the head: a body that takes longer still arrives.
-            let slowBody = try await gateway.client.get("/api/slow-body/2", bearer: token)
+            let slowBody = try await gateway.client.get("/api/slow-body/3", bearer: token)
             #expect(slowBody.status == 200)
             for path in ["/api/break-mid-body", "/api/break-mid-body/chunked"] {
                 let broken = try await RawHTTPConnection.with(port: gateway.port) { connection in

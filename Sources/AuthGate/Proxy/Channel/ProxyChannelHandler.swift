@@ -43,6 +43,9 @@ final class ProxyChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var held = CircularBuffer<HTTPRequestPart>()
     private var heldRead = false
     private var heldInputClosed = false
+    /// A parse error in bytes behind a request whose answer is still owed: it waits for that
+    /// answer (and the held requests before it), as NIO's HTTPServerPipelineHandler has it wait.
+    private var heldParseError: HTTPParserError?
 
     init(proxy: ChannelProxy, verify: ChannelVerifyResponder?) {
         self.proxy = proxy
@@ -184,7 +187,27 @@ final class ProxyChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         abandonExchange()
         held.removeAll()
+        heldParseError = nil
         context.fireChannelInactive()
+    }
+
+    /// A request that does not parse ends the connection with a 400 (the router writes it), but
+    /// only after the answers owed for the requests before it.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parseError = error as? HTTPParserError else { return context.fireErrorCaught(error) }
+        if inbound == .toUpstream, let exchange {
+            // The body being proxied broke off: the upstream must never take it as whole.
+            let answerStarted = exchange.responseStarted
+            abandonExchange()
+            // Mid-answer there is no room for a 400: closing tells the client the answer is cut short.
+            if answerStarted { return context.close(promise: nil) }
+            return context.fireErrorCaught(error)
+        }
+        if exchange != nil || !held.isEmpty {
+            heldParseError = parseError
+            return
+        }
+        context.fireErrorCaught(error)
     }
 
     private func peer(_ context: ChannelHandlerContext) -> ChannelProxy.Peer {
@@ -369,6 +392,10 @@ final class ProxyChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // The router's channel hands what it was given to the request loop at read-complete, and
         // this runs outside the client channel's own read.
         if replaying { context.fireChannelReadComplete() }
+        if let error = heldParseError, held.isEmpty, exchange == nil {
+            heldParseError = nil
+            context.fireErrorCaught(error)
+        }
         if heldInputClosed, held.isEmpty, exchange == nil {
             heldInputClosed = false
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
