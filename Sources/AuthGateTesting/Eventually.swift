@@ -1,5 +1,5 @@
 // Eventually: polling for an effect that arrives a little later (a revocation poll, a key
-// reload, a reconnect), with a deadline instead of a fixed sleep.
+// reload, a reconnect), with a deadline instead of a fixed sleep; and a deadline on any wait.
 public import Foundation
 
 /// Calls `produce` every 50 ms until `done` accepts its value or `seconds` pass; returns the last
@@ -27,4 +27,18 @@ public func eventually<T>(within seconds: TimeInterval, until done: (T) -> Bool,
 /// every instance within 1 s". Returns the last status seen.
 public func statusWithin(_ seconds: TimeInterval, becomes expected: Int, _ request: () async throws -> Int) async throws -> Int {
     try await eventually(within: seconds, until: { $0 == expected }, request)
+}
+
+/// `body`'s result, or nil when it has not finished after `seconds` (it is then cancelled): a
+/// wait that must fail rather than hang a test.
+public func withDeadline<T: Sendable>(seconds: TimeInterval, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
+        defer { group.cancelAll() }
+        return try await group.next() ?? nil
+    }
 }

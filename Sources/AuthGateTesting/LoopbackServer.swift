@@ -74,19 +74,12 @@ final class LoopbackServer: Sendable {
         }
 
         let name = self.name
-        let port: Int? = try await withThrowingTaskGroup(of: Int?.self) { waiters in
-            waiters.addTask {
-                for await port in ports { return port }
-                return nil
-            }
-            waiters.addTask {
-                try await Task.sleep(for: .seconds(10))
-                throw TestSetupError("\(name) did not start: not listening after 10 s")
-            }
-            defer { waiters.cancelAll() }
-            return try await waiters.next() ?? nil
+        let listening = try await withDeadline(seconds: 10) { () async -> Int? in
+            for await port in ports { return port }
+            return nil
         }
-        guard let port, port > 0 else {
+        guard let listening else { throw TestSetupError("\(name) did not start: not listening after 10 s") }
+        guard let port = listening, port > 0 else {
             await self.stop()
             throw TestSetupError("\(name) did not start: \(failure.withLock { $0 } ?? "it stopped before listening")")
         }

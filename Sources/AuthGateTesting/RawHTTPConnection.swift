@@ -186,7 +186,7 @@ public final class RawHTTPConnection {
 
     /// Reads responses until the connection ends (after `finishWriting`, a server answers what
     /// it was sent and closes): what came, in order; bytes that are not a response end it.
-    public func readResponsesUntilClose() async throws -> [RawHTTPResponse] {
+    public func readResponsesUntilClose() async -> [RawHTTPResponse] {
         var responses: [RawHTTPResponse] = []
         while true {
             guard let response = try? await self.readResponse() else { return responses }

@@ -100,16 +100,7 @@ public final class TestGateway: Sendable {
         }
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let task = Task { try await group.run() }
-        let port = try await withThrowingTaskGroup(of: Int?.self) { tasks in
-            tasks.addTask { await portStream.first { _ in true } }
-            tasks.addTask {
-                try await Task.sleep(for: .seconds(60))
-                return nil
-            }
-            let first = try await tasks.next() ?? nil
-            tasks.cancelAll()
-            return first
-        }
+        let port = try await withDeadline(seconds: 60) { await portStream.first { _ in true } } ?? nil
         guard let port, port > 0 else {
             await group.triggerGracefulShutdown()
             _ = await task.result

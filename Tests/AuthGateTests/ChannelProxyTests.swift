@@ -10,10 +10,8 @@ import Foundation
 import Testing
 
 @Suite struct ChannelProxyTests {
-    private static func routes(_ echo: EchoUpstream) -> String { #"[{"prefix":"/api","upstream":"\#(echo.baseURL)"}]"# }
-
     @Test func consecutiveRequestsReuseOneUpstreamConnection() async throws {
-        try await withProxy(routes: Self.routes) { gateway, echo in
+        try await withProxy(routes: apiRoute) { gateway, echo in
             let token = try await accessToken(gateway)
             let statuses = try await RawHTTPConnection.with(port: gateway.port) { connection in
                 var statuses: [Int] = []
@@ -30,7 +28,7 @@ import Testing
     /// Five requests in one write: proxied ones, the router's own, and a proxied one queued behind
     /// a router answer (which the router's proxy path then takes): the answers come in order.
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
-        try await withProxy(routes: Self.routes) { gateway, echo in
+        try await withProxy(routes: apiRoute) { gateway, echo in
             let token = try await accessToken(gateway)
             let auth = "Authorization: Bearer \(token)\r\n"
             let answers = try await RawHTTPConnection.with(port: gateway.port) { connection in
@@ -55,7 +53,7 @@ import Testing
     }
 
     @Test func aClientThatHalfClosesAfterItsRequestStillGetsTheAnswer() async throws {
-        try await withProxy(routes: Self.routes) { gateway, _ in
+        try await withProxy(routes: apiRoute) { gateway, _ in
             let token = try await accessToken(gateway)
             let answer = try await RawHTTPConnection.with(port: gateway.port) { connection in
                 try await connection.write("GET /api/slow/0.2 HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer \(token)\r\n\r\n")
@@ -70,7 +68,7 @@ import Testing
     /// it. A request without a body is sent again on a new connection; one with a body is not
     /// (its body is gone), and gets the 502.
     @Test func aPooledConnectionTheUpstreamHungUpOnIsRetriedOnlyWithoutABody() async throws {
-        try await withProxy(routes: Self.routes) { gateway, echo in
+        try await withProxy(routes: apiRoute) { gateway, echo in
             let token = try await accessToken(gateway)
             let auth = HeaderLine("Authorization", "Bearer \(token)")
             let (retried, refused) = try await RawHTTPConnection.with(port: gateway.port) { connection in
@@ -91,7 +89,7 @@ import Testing
     /// connection rather than ending the request (with Content-Length or chunked).
     @Test(arguments: [false, true])
     func anUploadThatBreaksOffNeverReachesTheUpstreamAsComplete(chunked: Bool) async throws {
-        try await withProxy(routes: Self.routes) { gateway, echo in
+        try await withProxy(routes: apiRoute) { gateway, echo in
             let token = try await accessToken(gateway)
             _ = try? await RawHTTPConnection.with(port: gateway.port) { connection in
                 try await connection.writePattern(
@@ -107,7 +105,7 @@ import Testing
     }
 
     @Test func aClientLeavingMidDownloadClosesTheUpstreamConnection() async throws {
-        try await withProxy(routes: Self.routes) { gateway, echo in
+        try await withProxy(routes: apiRoute) { gateway, echo in
             let token = try await accessToken(gateway)
             _ = try? await RawHTTPConnection.with(port: gateway.port) { connection in
                 try await connection.write("GET /api/download/\(64 << 20) HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer \(token)\r\n\r\n")

@@ -6,6 +6,9 @@ import AuthGateTesting
 import Foundation
 import Testing
 
+/// The usual route: `/api` to the EchoUpstream, every setting at its default.
+func apiRoute(_ echo: EchoUpstream) -> String { #"[{"prefix":"/api","upstream":"\#(echo.baseURL)"}]"# }
+
 /// A gateway (local user alice) with `routes` in front of a fresh EchoUpstream.
 func withProxy(
     _ kind: TestStoreKind = .sqlite, routes: (EchoUpstream) -> String, configure: (inout GatewayConfig) -> Void = { _ in },
@@ -82,7 +85,7 @@ enum ProxyPathTaken: String, CaseIterable, Sendable {
     /// The gateway's own security headers are for its own answers: an upstream's answer keeps
     /// its headers as they are (an app that may be framed stays framable), a refusal gets them.
     @Test func proxiedAnswersKeepTheUpstreamsHeadersAndRefusalsGetTheGateways() async throws {
-        try await withProxy(routes: { #"[{"prefix":"/api","upstream":"\#($0.baseURL)"}]"# }) { gateway, _ in
+        try await withProxy(routes: apiRoute) { gateway, _ in
             let token = try await accessToken(gateway)
             let proxied = try await gateway.client.get("/api/x", bearer: token)
             #expect(proxied.status == 200 && proxied.header("X-Frame-Options") == nil && proxied.header("X-Content-Type-Options") == nil)
@@ -93,7 +96,7 @@ enum ProxyPathTaken: String, CaseIterable, Sendable {
 
     @Test(arguments: ProxyPathTaken.allCases)
     func upstreamAnswerLosesItsHopByHopHeadersOnly(_ taken: ProxyPathTaken) async throws {
-        try await withProxy(routes: { #"[{"prefix":"/api","upstream":"\#($0.baseURL)"}]"# }) { gateway, echo in
+        try await withProxy(routes: apiRoute) { gateway, echo in
             let token = try await accessToken(gateway)
             let answer = try await RawHTTPConnection.with(port: gateway.port) { connection in
                 try await taken.send(connection, "GET", "/api/headers", headers: [HeaderLine("Authorization", "Bearer \(token)")])
@@ -138,7 +141,7 @@ enum ProxyPathTaken: String, CaseIterable, Sendable {
 
     @Test(arguments: TestStoreKind.testable)
     func refusedTokensNeverReachTheUpstream(_ kind: TestStoreKind) async throws {
-        try await withProxy(kind, routes: { #"[{"prefix":"/api","upstream":"\#($0.baseURL)"}]"# }) { gateway, echo in
+        try await withProxy(kind, routes: apiRoute) { gateway, echo in
             let token = try await accessToken(gateway)
             #expect(try await gateway.client.get("/api/ok", bearer: token).status == 200)
             let seen = echo.requests.count
